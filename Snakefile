@@ -1,0 +1,27 @@
+# strflow: public auditory neurophysiology datasets -> analysis-ready data.
+# Rules live in workflow/rules/, their logic in src/strflow/ (see README.md).
+from snakemake.utils import min_version, validate
+
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/synthetic.smk"
+include: "workflow/rules/read.smk"
+include: "workflow/rules/stimuli.smk"
+include: "workflow/rules/responses.smk"
+include: "workflow/rules/tables.smk"
+include: "workflow/rules/qc.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        expand("results/{ds}/qc.pdf", ds=config.get("targets", [])),

@@ -1,0 +1,127 @@
+"""Spike binning on the shared time grid, vectorised over every trial of a shard.
+
+Bin ``k`` of a trial counts the spikes with ``k*dt <= t < (k+1)*dt`` ms after onset,
+for ``k < n_bins`` of the trial's stimulus (see :mod:`strflow.timegrid`).  Counts are
+true counts (several spikes may share a bin).  Pre-onset and post-stimulus spikes stay
+in the interim spike table but are not on the grid.
+
+Trials are grouped into (stimulus, neuron) *pairs*; a pair's block is the row-major
+``(n_trials, n_bins)`` count matrix.  Blocks are stored back to back in one flat array
+(a contiguous ragged array), ordered by stimulus (dataset order), then neuron, then
+trial number, so that all responses to one stimulus are contiguous.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from strflow import timegrid
+
+
+@dataclass
+class PairBlocks:
+    """Contiguous ragged (stim, neuron) response blocks."""
+
+    stim_id: np.ndarray  # (P,) object/str
+    cell_id: np.ndarray  # (P,)
+    n_trials: np.ndarray  # (P,) int32
+    n_bins: np.ndarray  # (P,) int32
+    offset: np.ndarray  # (P,) int64 start of each block in `data`
+    data: np.ndarray  # (sum n_trials*n_bins,)
+
+    def block(self, p: int) -> np.ndarray:
+        size = int(self.n_trials[p]) * int(self.n_bins[p])
+        return self.data[self.offset[p] : self.offset[p] + size].reshape(self.n_trials[p], self.n_bins[p])
+
+    def __len__(self) -> int:
+        return int(self.stim_id.shape[0])
+
+
+def bin_trials(
+    spike_times_s: np.ndarray, offsets: np.ndarray, n_bins: np.ndarray, dt_ms: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Count spikes per bin for many trials at once.
+
+    ``spike_times_s[offsets[i]:offsets[i+1]]`` are trial ``i``'s spikes (s after onset);
+    ``n_bins[i]`` its grid length.  Returns ``(counts, block_offsets)`` where trial ``i``
+    occupies ``counts[block_offsets[i]:block_offsets[i+1]]``.
+    """
+    n_bins = np.asarray(n_bins, dtype=np.int64)
+    offsets = np.asarray(offsets, dtype=np.int64)
+    block_offsets = np.zeros(n_bins.shape[0] + 1, dtype=np.int64)
+    np.cumsum(n_bins, out=block_offsets[1:])
+    trial_of_spike = np.repeat(np.arange(n_bins.shape[0]), np.diff(offsets))
+    bins = timegrid.bin_index(np.asarray(spike_times_s) * 1000.0, dt_ms)
+    keep = (bins >= 0) & (bins < n_bins[trial_of_spike])
+    flat = block_offsets[trial_of_spike[keep]] + bins[keep]
+    counts = np.bincount(flat, minlength=int(block_offsets[-1])).astype(np.int32)
+    return counts, block_offsets
+
+
+def ragged_take(values: np.ndarray, offsets: np.ndarray, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Reorder the rows of a ragged array (values, offsets) by ``order``."""
+    lengths = np.diff(offsets)[order]
+    new_offsets = np.zeros(order.shape[0] + 1, dtype=np.int64)
+    np.cumsum(lengths, out=new_offsets[1:])
+    starts = offsets[:-1][order]
+    gather = np.repeat(starts - new_offsets[:-1], lengths) + np.arange(new_offsets[-1])
+    return values[gather], new_offsets
+
+
+def bin_pairs(
+    cell_id: np.ndarray,
+    stim_id: np.ndarray,
+    trial: np.ndarray,
+    spike_times_s: np.ndarray,
+    offsets: np.ndarray,
+    stim_order: dict[str, int],
+    stim_n_bins: dict[str, int],
+    cell_order: dict[str, int],
+    dt_ms: float,
+) -> PairBlocks:
+    """Bin a shard's trials into ordered (stim, neuron) blocks of counts."""
+    cell_id = np.asarray(cell_id, dtype=object)
+    stim_id = np.asarray(stim_id, dtype=object)
+    unknown = set(stim_id.tolist()) - stim_order.keys()
+    if unknown:
+        raise KeyError(f"trials reference stimuli absent from the stimulus table: {sorted(unknown)[:5]}")
+    s_idx = np.fromiter((stim_order[s] for s in stim_id), dtype=np.int64, count=stim_id.shape[0])
+    c_idx = np.fromiter((cell_order[c] for c in cell_id), dtype=np.int64, count=cell_id.shape[0])
+    order = np.lexsort((np.asarray(trial), c_idx, s_idx))
+    values, offs = ragged_take(np.asarray(spike_times_s), np.asarray(offsets, dtype=np.int64), order)
+    s_idx, c_idx, stim_id, cell_id = s_idx[order], c_idx[order], stim_id[order], cell_id[order]
+    n_bins = np.fromiter((stim_n_bins[s] for s in stim_id), dtype=np.int64, count=stim_id.shape[0])
+    counts, block_offsets = bin_trials(values, offs, n_bins, dt_ms)
+    if stim_id.shape[0] == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return PairBlocks(stim_id, cell_id, empty.astype(np.int32), empty.astype(np.int32), empty, counts)
+    new_pair = np.ones(stim_id.shape[0], dtype=bool)
+    new_pair[1:] = (s_idx[1:] != s_idx[:-1]) | (c_idx[1:] != c_idx[:-1])
+    first = np.flatnonzero(new_pair)
+    n_trials = np.diff(np.append(first, stim_id.shape[0]))
+    return PairBlocks(
+        stim_id=stim_id[first],
+        cell_id=cell_id[first],
+        n_trials=n_trials.astype(np.int32),
+        n_bins=n_bins[first].astype(np.int32),
+        offset=block_offsets[first],
+        data=counts,
+    )
+
+
+def pair_summary(blocks: PairBlocks, dt_ms: float) -> dict[str, np.ndarray]:
+    """Per-pair spike totals within the grid window: the coverage table's numbers."""
+    trial_sizes = np.repeat(blocks.n_bins, blocks.n_trials).astype(np.int64)
+    trial_starts = np.zeros(trial_sizes.shape[0], dtype=np.int64)
+    np.cumsum(trial_sizes[:-1], out=trial_starts[1:])
+    per_trial = np.add.reduceat(blocks.data, trial_starts) if trial_sizes.shape[0] else np.zeros(0)
+    per_trial = np.where(trial_sizes > 0, per_trial, 0)
+    pair_of_trial = np.repeat(np.arange(len(blocks)), blocks.n_trials)
+    n_spikes = np.bincount(pair_of_trial, weights=per_trial, minlength=len(blocks)).astype(np.int64)
+    n_empty = np.bincount(pair_of_trial, weights=per_trial == 0, minlength=len(blocks)).astype(np.int32)
+    seconds = blocks.n_trials.astype(np.float64) * blocks.n_bins * dt_ms / 1000.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = np.where(seconds > 0, n_spikes / seconds, np.nan)
+    return dict(n_spikes=n_spikes, n_empty_trials=n_empty, mean_rate_hz=rate)

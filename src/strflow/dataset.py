@@ -1,0 +1,320 @@
+"""The dataset API: a processed ``results/<ds>`` folder with deepSTRF's data paradigm.
+
+>>> ds = strflow.open_dataset("results/demo")
+>>> ds.stims[s]            # torch (1, F, T) spectrogram of stimulus s
+>>> ds.responses[s][n]     # torch (R, T) responses, or the (1, 1) NaN sentinel if unheard
+>>> ds.nrn_masks           # torch bool (S, N): which pairs were heard
+>>> ds.stim_meta[s], ds.nrn_meta[n], ds.N_neurons, ds.dt, ds.F
+
+Selection (same semantics as deepSTRF's ``NeuralDataset``): ``select_neuron``,
+``select_population``, ``select_pop_by_nrn_attr``, ``select_pop_by_stim_attr``,
+predicate variants, ``select_stim(s)``, ``select_stims_by_attr``, the two resets;
+iteration (``len(ds)``, ``ds[i]``) covers the stimuli with at least one valid response
+among the selected neurons, and neurons with no valid response among the selected
+stimuli are hidden (the bidirectional rule).  The raw attributes are never filtered.
+
+Responses are read lazily, one shard (AA4 bird) at a time, from
+``responses/<shard>.h5`` (smoothed, the default) or ``binned/<shard>.h5``
+(``smoothed=False``); ``nrn_masks`` comes from the coverage table without touching
+any response.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pyarrow.parquet as pq
+import torch
+
+from strflow.readers.shard import flat_spikes
+from strflow.store import read_blocks
+
+_SENTINEL_SHAPE = (1, 1)
+
+
+def sentinel() -> torch.Tensor:
+    """The (1, 1) all-NaN tensor that stands for an unheard (stimulus, neuron) pair."""
+    return torch.full(_SENTINEL_SHAPE, float("nan"))
+
+
+class _ResponseRow(Sequence):
+    def __init__(self, owner: "_Responses", s: int) -> None:
+        self._owner, self._s = owner, s
+
+    def __len__(self) -> int:
+        return self._owner.n_neurons
+
+    def __getitem__(self, n):
+        if isinstance(n, slice):
+            return [self[i] for i in range(*n.indices(len(self)))]
+        return self._owner.get(self._s, int(n))
+
+
+class _Responses(Sequence):
+    """``responses[s][n]`` over per-shard ragged HDF5 files, loaded on first use."""
+
+    def __init__(self, folder: Path, kind: str, shards: list[str], cell_shard: list[str],
+                 stim_index: dict[str, int], cell_index: dict[str, int], n_stims: int) -> None:
+        self._folder, self._kind = folder, kind
+        self._cell_shard = cell_shard
+        self._stim_index, self._cell_index = stim_index, cell_index
+        self._loaded: dict[str, tuple] = {}
+        self.n_stims, self.n_neurons = n_stims, len(cell_shard)
+        self.shards = shards
+
+    def __len__(self) -> int:
+        return self.n_stims
+
+    def __getitem__(self, s):
+        if isinstance(s, slice):
+            return [self[i] for i in range(*s.indices(len(self)))]
+        s = int(s)
+        if not -self.n_stims <= s < self.n_stims:
+            raise IndexError(f"stimulus index {s} out of range for {self.n_stims} stimuli")
+        return _ResponseRow(self, s % self.n_stims)
+
+    def _shard(self, shard: str):
+        if shard not in self._loaded:
+            blocks, attrs = read_blocks(self._folder / self._kind / f"{shard}.h5")
+            lookup = {
+                (self._stim_index[s], self._cell_index[c]): p
+                for p, (s, c) in enumerate(zip(blocks.stim_id, blocks.cell_id))
+            }
+            self._loaded[shard] = (blocks, lookup)
+        return self._loaded[shard]
+
+    def get(self, s: int, n: int) -> torch.Tensor:
+        if not -self.n_neurons <= n < self.n_neurons:
+            raise IndexError(f"neuron index {n} out of range for {self.n_neurons} neurons")
+        n %= self.n_neurons
+        blocks, lookup = self._shard(self._cell_shard[n])
+        p = lookup.get((s, n))
+        if p is None:
+            return sentinel()
+        return torch.from_numpy(blocks.block(p).astype(np.float32))
+
+
+class NeuralDataset:
+    """A processed dataset folder; see the module docstring."""
+
+    def __init__(self, path: str | Path, smoothed: bool = True) -> None:
+        self.path = str(path)
+        folder = Path(path)
+        tables = folder / "tables"
+        for name in ("stims", "neurons", "coverage", "skipped"):
+            if not (tables / f"{name}.parquet").is_file():
+                raise FileNotFoundError(f"{tables / (name + '.parquet')}: not found; run the workflow for this dataset first")
+        stims = pq.read_table(tables / "stims.parquet")
+        neurons = pq.read_table(tables / "neurons.parquet")
+        coverage = pq.read_table(tables / "coverage.parquet", columns=["stim_id", "cell_id"])
+        self.skipped = pq.read_table(tables / "skipped.parquet").to_pylist()
+
+        with h5py.File(folder / "spectrograms.h5", "r") as f:
+            self.dt = float(f.attrs["dt_ms"])
+            self.spectrogram_params = json.loads(f.attrs["params"])
+            self.freqs_hz = f["freqs_hz"][()]
+            group = f["spectrograms"]
+            stim_ids = [s for s in stims.column("stim_id").to_pylist() if s in group]
+            self.stims = [torch.from_numpy(group[s][()]).unsqueeze(0) for s in stim_ids]
+        keep = set(stim_ids)
+        self.stim_meta = [self._stim_meta(row) for row in stims.to_pylist() if row["stim_id"] in keep]
+        self.nrn_meta = neurons.to_pylist()
+        self.N_neurons = len(self.nrn_meta)
+        self.F = int(self.stims[0].shape[1]) if self.stims else int(self.spectrogram_params["n_mels"])
+        stim_index = {s: i for i, s in enumerate(stim_ids)}
+        cell_index = {m["cell_id"]: n for n, m in enumerate(self.nrn_meta)}
+        cell_shard = [m["shard"] for m in self.nrn_meta]
+        self.shards = list(dict.fromkeys(cell_shard))
+        self.responses = _Responses(
+            folder, "responses" if smoothed else "binned", self.shards, cell_shard, stim_index, cell_index, len(self.stims)
+        )
+        self._pairs = (
+            np.array([stim_index.get(s, -1) for s in coverage.column("stim_id").to_pylist()], dtype=np.int64),
+            np.array([cell_index.get(c, -1) for c in coverage.column("cell_id").to_pylist()], dtype=np.int64),
+        )
+        self._folder = folder
+        self._spikes: dict[str, tuple] = {}
+        self.I: list[int] = []
+        self.S_sel: list[int] | None = None
+        self._nrn_masks: torch.Tensor | None = None
+
+    @staticmethod
+    def _stim_meta(row: dict) -> dict:
+        meta = dict(row)
+        meta["name"] = row["stim_id"]
+        return meta
+
+    # -- availability -----------------------------------------------------------------
+    @property
+    def nrn_masks(self) -> torch.Tensor:
+        """(S, N) bool: True where stimulus s was presented to neuron n (cached)."""
+        if self._nrn_masks is None:
+            mask = torch.zeros((len(self.stims), self.N_neurons), dtype=torch.bool)
+            s, n = self._pairs
+            ok = (s >= 0) & (n >= 0)
+            mask[torch.from_numpy(s[ok]), torch.from_numpy(n[ok])] = True
+            self._nrn_masks = mask
+        return self._nrn_masks
+
+    def _invalidate_nrn_masks(self) -> None:
+        self._nrn_masks = None
+
+    # -- spike times (for rasters) ----------------------------------------------------
+    def spike_times(self, s: int, n: int) -> list[np.ndarray]:
+        """Spike times (s after onset, all of them) of each trial of a heard pair; [] if unheard."""
+        shard = self.nrn_meta[n]["shard"]
+        if shard not in self._spikes:
+            trials = pq.read_table(self._folder / "interim" / shard / "trials.parquet")
+            values, offsets = flat_spikes(trials)
+            keys: dict[tuple[str, str], list[int]] = {}
+            for i, key in enumerate(zip(trials.column("stim_id").to_pylist(), trials.column("cell_id").to_pylist())):
+                keys.setdefault(key, []).append(i)
+            order = {k: sorted(v, key=lambda i: trials.column("trial")[i].as_py()) for k, v in keys.items()}
+            self._spikes[shard] = (values, offsets, order)
+        values, offsets, order = self._spikes[shard]
+        rows = order.get((self.stim_meta[s]["stim_id"], self.nrn_meta[n]["cell_id"]), [])
+        return [values[offsets[i] : offsets[i + 1]] for i in rows]
+
+    # -- neuron selection -------------------------------------------------------------
+    def _check_neurons(self, idx: Sequence[int]) -> list[int]:
+        idx = [int(i) for i in idx]
+        assert all(0 <= i < self.N_neurons for i in idx), f"neuron indices must lie in [0, {self.N_neurons})"
+        return idx
+
+    def select_neuron(self, i: int) -> None:
+        self.I = self._check_neurons([i])
+
+    def select_population(self, idx: Sequence[int]) -> None:
+        self.I = self._check_neurons(idx)
+
+    def select_pop_by_nrn_attr(self, key: str, value) -> list[int]:
+        self.I = [n for n, m in enumerate(self.nrn_meta) if key in m and m[key] == value]
+        return self.I
+
+    def select_pop_by_nrn_predicate(self, fn: Callable[[dict], bool]) -> list[int]:
+        self.I = [n for n, m in enumerate(self.nrn_meta) if _safe(fn, m)]
+        return self.I
+
+    def select_pop_by_stim_attr(self, key: str, value) -> list[int]:
+        return self._pop_by_stims([s for s, m in enumerate(self.stim_meta) if key in m and m[key] == value])
+
+    def select_pop_by_stim_predicate(self, fn: Callable[[dict], bool]) -> list[int]:
+        return self._pop_by_stims([s for s, m in enumerate(self.stim_meta) if _safe(fn, m)])
+
+    def _pop_by_stims(self, s_idx: list[int]) -> list[int]:
+        # As in deepSTRF: no matching stimulus gives I = [], which iteration reads as "all".
+        if not s_idx:
+            self.I = []
+            return []
+        heard = self.nrn_masks[s_idx].any(dim=0)
+        self.I = torch.nonzero(heard).flatten().tolist()
+        return self.I
+
+    def reset_pop_selection(self) -> None:
+        self.I = []
+
+    # -- stimulus selection -----------------------------------------------------------
+    def _check_stims(self, idx: Sequence[int]) -> list[int]:
+        idx = [int(i) for i in idx]
+        assert all(0 <= i < len(self.stims) for i in idx), f"stimulus indices must lie in [0, {len(self.stims)})"
+        return idx
+
+    def select_stim(self, i: int) -> None:
+        self.S_sel = self._check_stims([i])
+
+    def select_stims(self, idx: Sequence[int]) -> None:
+        self.S_sel = self._check_stims(idx)
+
+    def select_stims_by_attr(self, key: str, value) -> list[int]:
+        self.S_sel = [s for s, m in enumerate(self.stim_meta) if key in m and m[key] == value]
+        return self.S_sel
+
+    def select_stims_by_predicate(self, fn: Callable[[dict], bool]) -> list[int]:
+        self.S_sel = [s for s, m in enumerate(self.stim_meta) if _safe(fn, m)]
+        return self.S_sel
+
+    def reset_stim_selection(self) -> None:
+        self.S_sel = None
+
+    # -- iteration --------------------------------------------------------------------
+    def _selected(self) -> list[int]:
+        base = self.I if self.I else list(range(self.N_neurons))
+        if self.S_sel is None:
+            return list(base)
+        if not self.S_sel or not base:
+            return []
+        heard = self.nrn_masks[self.S_sel][:, base].any(dim=0)
+        return [n for n, h in zip(base, heard.tolist()) if h]
+
+    def _iter_idx(self) -> list[int]:
+        selected = self._selected()
+        if not selected:
+            return []
+        heard = self.nrn_masks[:, selected].any(dim=1).tolist()
+        candidates = self.S_sel if self.S_sel is not None else range(len(self.stims))
+        return [s for s in candidates if heard[s]]
+
+    def __len__(self) -> int:
+        return len(self._iter_idx())
+
+    def __getitem__(self, i):
+        idx = self._iter_idx()
+        if isinstance(i, slice):
+            items = [self._item(s) for s in idx[i]]
+            return tuple(list(x) for x in zip(*items)) if items else ([], [], [], [])
+        if isinstance(i, list):
+            items = [self[j] for j in i]
+            return tuple(list(x) for x in zip(*items)) if items else ([], [], [], [])
+        if isinstance(i, bool) or not isinstance(i, (int, np.integer)):
+            raise TypeError(f"dataset indices must be int, slice or list, not {type(i).__name__}")
+        if not -len(idx) <= i < len(idx):
+            raise IndexError(f"index {i} out of range for {len(idx)} iterable stimuli")
+        return self._item(idx[i])
+
+    def _item(self, s: int):
+        selected = self._selected()
+        row = self.responses[s]
+        return self.stims[s], [row[n] for n in selected], self.nrn_masks[s][selected], self.stim_meta[s]
+
+    def __repr__(self) -> str:
+        m = self.nrn_masks
+        cov = float(m.float().mean()) if m.numel() else 0.0
+        return (
+            f"NeuralDataset(path={self.path!r}, stimuli={len(self.stims)}, neurons={self.N_neurons}, "
+            f"dt={self.dt:g} ms, F={self.F}, heard pairs={int(m.sum())} ({cov:.1%}), "
+            f"skip records={len(self.skipped)})"
+        )
+
+
+def _safe(fn: Callable[[dict], bool], meta: dict) -> bool:
+    try:
+        return bool(fn(meta))
+    except (KeyError, TypeError):
+        return False
+
+
+def neural_collate(batch):
+    """Collate ``ds[i]`` items into padded tensors.
+
+    Returns ``(stims, responses, valid_mask, stim_meta)``: stims (B, 1, F, T_max)
+    zero-padded on the right; responses (B, N_sel, R_max, T_max) NaN-padded along time
+    and repeats (sentinels become all-NaN rows); ``valid_mask = ~isnan(responses)``.
+    """
+    stims, responses, _, metas = zip(*batch)
+    t_max = max(s.shape[-1] for s in stims)
+    out_stims = torch.zeros((len(stims),) + tuple(stims[0].shape[:-1]) + (t_max,), dtype=stims[0].dtype)
+    for b, s in enumerate(stims):
+        out_stims[b, ..., : s.shape[-1]] = s
+    n_sel = max((len(r) for r in responses), default=0)
+    r_max = max((x.shape[0] for r in responses for x in r), default=1)
+    out = torch.full((len(stims), n_sel, r_max, t_max), float("nan"))
+    for b, row in enumerate(responses):
+        for n, x in enumerate(row):
+            if tuple(x.shape) == _SENTINEL_SHAPE and torch.isnan(x).all():
+                continue
+            out[b, n, : x.shape[0], : x.shape[1]] = x
+    return out_stims, out, ~torch.isnan(out), list(metas)

@@ -1,0 +1,274 @@
+"""Reader for CRCNS AA4 (Elie & Theunissen 2019): one HDF5 file per unit, per bird.
+
+Layout (``shared/reference/raw_formats.md`` §6)::
+
+    <raw>/<AnimalID>/Site<S>_L<ld>R<rd>_e<E>_s<sort>[_ss<subsort>].h5
+    <raw>/<AnimalID>/wavfiles/stim<K>.wav
+
+Every quirk of the release is handled here and nowhere else:
+
+* ``sortType`` 'singl' is the typo for 'single'; 'noise' and 'tdt' units are skipped
+  (recorded in ``skipped``).  String attributes may be str, bytes or numpy bytes.
+* Missing ``ldepth``/``rdepth`` become NaN; ``electrode``/``sortid`` default to 0 only
+  if absent (recorded nowhere: they are metadata, not data).
+* Top-level groups ``class_info`` and ``extra_info`` are metadata, not stimuli.
+* Stimulus and trial group names are numbers and are ordered numerically (the
+  lexicographic order '1','10','2' is wrong).
+* An empty trial is stored as the scalar -999.  It is a presented trial in which the
+  unit did not fire, so by default it is kept as a zero-spike trial
+  (``empty_trials: keep``).  ``empty_trials: skip`` reproduces deepSTRF, which drops it
+  (and every trial without a post-onset spike); each dropped trial is recorded.
+* Pre-onset (negative) and post-stimulus spike times are kept in the interim trials
+  table; binning decides what falls on the stimulus grid.
+* ``stim_md5`` identifies a stimulus across birds, whose per-bird numbers differ.
+* ``cell_id`` is ``<AnimalID>/<file stem>``: file stems repeat across birds.
+
+Errors: an unreadable HDF5 file or a missing wav is an error naming the file, unless
+``on_unreadable: skip`` / ``on_missing_wav: skip`` is configured, in which case the
+unit or stimulus is recorded in ``skipped`` and the run continues.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from strflow.readers.shard import STIMS_SCHEMA, Shard, SkipLog, TrialsBuilder
+from strflow.spectrogram import wav_info
+
+ANIMAL_IDS = ("BlaBro09xxF", "GreBlu9508M", "LblBlu2028M", "WhiBlu5396M", "WhiWhi4522M", "YelBlu6903F")
+METADATA_GROUPS = frozenset({"class_info", "extra_info"})
+SKIPPED_SORT_TYPES = frozenset({"noise", "tdt"})
+SORT_TYPE_ALIASES = {"singl": "single"}
+EMPTY_TRIAL_SENTINEL = -999.0
+_SUBSORT = re.compile(r"_ss(\d+)$")
+
+NEURONS_SCHEMA = pa.schema(
+    [
+        ("cell_id", pa.string()),
+        ("animal_id", pa.string()),
+        ("shard", pa.string()),
+        ("file", pa.string()),
+        ("sex", pa.string()),
+        ("site", pa.string()),
+        ("electrode", pa.int32()),
+        ("ldepth", pa.float64()),
+        ("rdepth", pa.float64()),
+        ("sort_type", pa.string()),
+        ("sort_id", pa.int32()),
+        ("subsort_id", pa.int32()),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class AA4Options:
+    stim_types: tuple[str, ...] = ("song", "call", "mlnoise")
+    empty_trials: str = "keep"  # keep | skip
+    on_unreadable: str = "error"  # error | skip
+    on_missing_wav: str = "error"  # error | skip
+
+    def __post_init__(self) -> None:
+        for name, allowed in (
+            ("empty_trials", ("keep", "skip")),
+            ("on_unreadable", ("error", "skip")),
+            ("on_missing_wav", ("error", "skip")),
+        ):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+
+
+def decode_attr(value) -> str:
+    """str from str, bytes, numpy bytes/str scalar or a 1-element array of either."""
+    if isinstance(value, np.ndarray):
+        if value.size != 1:
+            raise ValueError(f"expected a scalar string attribute, got array of shape {value.shape}")
+        value = value.reshape(-1)[0]
+    if isinstance(value, (bytes, np.bytes_)):
+        return bytes(value).decode("utf-8", errors="replace").strip()
+    return str(value).strip()
+
+
+def _num_attr(attrs, key: str, default: float) -> float:
+    if key not in attrs:
+        return default
+    value = attrs[key]
+    if isinstance(value, (bytes, np.bytes_, str)):
+        text = decode_attr(value)
+        return float(text) if text else default
+    return float(np.asarray(value).reshape(-1)[0])
+
+
+def subsort_id(stem: str) -> int | None:
+    match = _SUBSORT.search(stem)
+    return int(match.group(1)) if match else None
+
+
+def _numeric_key(name: str):
+    try:
+        return (0, int(name), name)
+    except ValueError:
+        return (1, 0, name)
+
+
+def read_spike_times(dataset) -> np.ndarray | None:
+    """Spike times (s) of one trial; ``None`` for the empty-trial scalar -999."""
+    values = np.atleast_1d(np.asarray(dataset[()], dtype=np.float64)).ravel()
+    if values.shape[0] == 1 and values[0] == EMPTY_TRIAL_SENTINEL:
+        return None
+    return values
+
+
+def read_animal(raw_root: str | Path, animal: str, options: AA4Options = AA4Options()) -> Shard:
+    """Read every unit file of one bird into a :class:`Shard`."""
+    import h5py
+
+    raw_root = Path(raw_root)
+    folder = raw_root / animal
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: AA4 animal folder not found")
+    skips = SkipLog()
+    trials = TrialsBuilder()
+    neurons: list[dict] = []
+    stims: dict[int, dict] = {}  # this animal's stim number -> registry row
+    bad_stims: set[int] = set()
+
+    files = sorted(folder.glob("*.h5"))
+    if not files:
+        raise FileNotFoundError(f"{folder}: no unit files (*.h5) found")
+    for path in files:
+        rel = path.relative_to(raw_root).as_posix()
+        try:
+            handle = h5py.File(path, "r")
+        except OSError as exc:
+            if options.on_unreadable == "skip":
+                skips.add("unit", rel, f"unreadable HDF5 file: {exc}")
+                continue
+            raise ValueError(f"{path}: cannot open as HDF5 ({exc}); set on_unreadable: skip to record and continue") from exc
+        with handle:
+            if "sortType" not in handle.attrs:
+                raise ValueError(f"{path}: missing root attribute 'sortType'")
+            raw_sort = decode_attr(handle.attrs["sortType"])
+            sort_type = SORT_TYPE_ALIASES.get(raw_sort, raw_sort)
+            if sort_type in SKIPPED_SORT_TYPES:
+                skips.add("unit", rel, f"sort type {sort_type}")
+                continue
+            if sort_type not in ("single", "multi"):
+                raise ValueError(f"{path}: unknown sortType {raw_sort!r} (expected single, multi, noise or tdt)")
+            cell_id = f"{animal}/{path.stem}"
+            n_before = len(trials.cell_id)
+            for group_name in sorted(handle.keys()):
+                group = handle[group_name]
+                if group_name in METADATA_GROUPS or not isinstance(group, h5py.Group):
+                    continue
+                for stim_name in sorted(group.keys(), key=_numeric_key):
+                    stim_group = group[stim_name]
+                    if not isinstance(stim_group, h5py.Group):
+                        continue
+                    where = f"{rel}:/{group_name}/{stim_name}"
+                    number, md5 = _stim_identity(stim_group, stim_name, where)
+                    stim_type = decode_attr(stim_group.attrs.get("stim_type", b""))
+                    if stim_type not in options.stim_types:
+                        skips.add("pair", rel, f"stim_type {stim_type!r} not selected", cell_id, md5)
+                        continue
+                    if number in bad_stims:
+                        skips.add("pair", rel, "stimulus wav missing", cell_id, md5)
+                        continue
+                    if number not in stims:
+                        row = _register_stim(raw_root, animal, number, md5, stim_type, stim_group, where, options, skips)
+                        if row is None:
+                            bad_stims.add(number)
+                            skips.add("pair", rel, "stimulus wav missing", cell_id, md5)
+                            continue
+                        stims[number] = row
+                    elif stims[number]["stim_id"] != md5:
+                        raise ValueError(
+                            f"{where}: stim {number} has md5 {md5} but another unit of {animal} "
+                            f"gives {stims[number]['stim_id']}"
+                        )
+                    for trial_name in sorted(stim_group.keys(), key=_numeric_key):
+                        trial_group = stim_group[trial_name]
+                        if not isinstance(trial_group, h5py.Group) or "spike_times" not in trial_group:
+                            raise ValueError(f"{where}/{trial_name}: trial group without a spike_times dataset")
+                        times = read_spike_times(trial_group["spike_times"])
+                        trial_no = _numeric_key(trial_name)[1]
+                        if times is None or (options.empty_trials == "skip" and not np.any(times >= 0)):
+                            if options.empty_trials == "skip":
+                                reason = "empty trial (-999)" if times is None else "no post-onset spike"
+                                skips.add("trial", rel, reason, cell_id, md5, trial_no)
+                                continue
+                            times = np.zeros(0)
+                        trials.add(cell_id, md5, trial_no, times)
+            if len(trials.cell_id) == n_before:
+                skips.add("unit", rel, "no trials for the selected stimulus types", cell_id)
+                continue
+            attrs = handle.attrs
+            sub = subsort_id(path.stem)
+            neurons.append(
+                dict(
+                    cell_id=cell_id,
+                    animal_id=animal,
+                    shard=animal,
+                    file=rel,
+                    sex=animal[-1],
+                    site=decode_attr(attrs["site"]) if "site" in attrs else "",
+                    electrode=int(_num_attr(attrs, "electrode", 0)),
+                    ldepth=_num_attr(attrs, "ldepth", np.nan),
+                    rdepth=_num_attr(attrs, "rdepth", np.nan),
+                    sort_type=sort_type,
+                    sort_id=int(_num_attr(attrs, "sortid", 0)),
+                    subsort_id=sub,
+                )
+            )
+    stim_rows = sorted(stims.values(), key=lambda r: r["stim_number"])
+    return Shard(
+        name=animal,
+        trials=trials.table(),
+        neurons=pa.Table.from_pylist(neurons, schema=NEURONS_SCHEMA),
+        stims=pa.Table.from_pylist(stim_rows, schema=STIMS_SCHEMA),
+        skipped=skips.table(),
+    )
+
+
+def _stim_identity(stim_group, stim_name: str, where: str) -> tuple[int, str]:
+    try:
+        number = int(stim_name)
+    except ValueError:
+        raise ValueError(f"{where}: stimulus group name is not a number") from None
+    if "stim_md5" not in stim_group.attrs:
+        raise ValueError(f"{where}: missing attribute 'stim_md5'")
+    md5 = decode_attr(stim_group.attrs["stim_md5"]).lower()
+    if not md5:
+        raise ValueError(f"{where}: empty attribute 'stim_md5'")
+    return number, md5
+
+
+def _register_stim(raw_root, animal, number, md5, stim_type, stim_group, where, options, skips) -> dict | None:
+    wav_rel = f"{animal}/wavfiles/stim{number}.wav"
+    wav = Path(raw_root) / wav_rel
+    if not wav.is_file():
+        if options.on_missing_wav == "skip":
+            skips.add("stim", wav_rel, f"wav file missing (referenced by {where})", stim_id=md5)
+            return None
+        raise FileNotFoundError(
+            f"{wav}: wav file missing for stimulus {number} (md5 {md5}) referenced by {where}; "
+            "set on_missing_wav: skip to record and continue"
+        )
+    n_samples, sample_rate = wav_info(wav)
+    duration = _num_attr(stim_group.attrs, "stim_duration", n_samples / sample_rate)
+    return dict(
+        stim_id=md5,
+        animal_id=animal,
+        stim_number=number,
+        name=f"stim{number}",
+        type=stim_type,
+        **{"class": decode_attr(stim_group.attrs.get("stim_class", b""))},
+        duration_s=duration,
+        wav=wav_rel,
+        wav_sample_rate=sample_rate,
+        wav_n_samples=n_samples,
+    )

@@ -1,0 +1,146 @@
+"""The format-independent contract between raw readers and the rest of the chain.
+
+A :class:`Shard` is written as four Parquet files in ``results/<ds>/interim/<shard>/``
+(columns documented in ``workflow/schemas/outputs.md``):
+
+``trials.parquet``
+    one row per recorded trial kept: ``cell_id``, ``stim_id``, ``trial`` (numeric trial
+    number from the source), ``spike_times_s`` (list<double>: every spike of the trial,
+    seconds after stimulus onset, sorted, pre-onset and post-stimulus spikes included).
+``neurons.parquet``
+    one row per kept unit; always ``cell_id``, ``animal_id``, ``shard``, ``file``, then
+    format-specific metadata columns.
+``stims.parquet``
+    one row per stimulus the shard references: ``stim_id``, ``animal_id``,
+    ``stim_number``, ``type``, ``class``, ``duration_s``, ``wav`` (path relative to the
+    raw root, or null), ``wav_sample_rate``, ``wav_n_samples``.
+``skipped.parquet``
+    what was left out and why: ``what`` (unit/trial/stim/pair/file), ``file``,
+    ``reason``, ``cell_id``, ``stim_id``, ``trial``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+TRIALS_SCHEMA = pa.schema(
+    [
+        ("cell_id", pa.string()),
+        ("stim_id", pa.string()),
+        ("trial", pa.int32()),
+        ("spike_times_s", pa.list_(pa.float64())),
+    ]
+)
+
+SKIPPED_SCHEMA = pa.schema(
+    [
+        ("what", pa.string()),
+        ("file", pa.string()),
+        ("reason", pa.string()),
+        ("cell_id", pa.string()),
+        ("stim_id", pa.string()),
+        ("trial", pa.int32()),
+    ]
+)
+
+STIMS_SCHEMA = pa.schema(
+    [
+        ("stim_id", pa.string()),
+        ("animal_id", pa.string()),
+        ("stim_number", pa.int32()),
+        ("name", pa.string()),
+        ("type", pa.string()),
+        ("class", pa.string()),
+        ("duration_s", pa.float64()),
+        ("wav", pa.string()),
+        ("wav_sample_rate", pa.float64()),
+        ("wav_n_samples", pa.int64()),
+    ]
+)
+
+SHARD_FILES = ("trials", "neurons", "stims", "skipped")
+
+
+class SkipLog:
+    """Accumulates skip records; nothing is ever dropped without one."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict] = []
+
+    def add(self, what: str, file: str, reason: str, cell_id=None, stim_id=None, trial=None) -> None:
+        self.rows.append(
+            dict(what=what, file=str(file), reason=reason, cell_id=cell_id, stim_id=stim_id, trial=trial)
+        )
+
+    def table(self) -> pa.Table:
+        return pa.Table.from_pylist(self.rows, schema=SKIPPED_SCHEMA)
+
+
+@dataclass
+class TrialsBuilder:
+    """Collects trials as flat arrays and builds the ragged Arrow table once."""
+
+    cell_id: list[str] = field(default_factory=list)
+    stim_id: list[str] = field(default_factory=list)
+    trial: list[int] = field(default_factory=list)
+    spikes: list[np.ndarray] = field(default_factory=list)
+
+    def add(self, cell_id: str, stim_id: str, trial: int, spike_times_s: np.ndarray) -> None:
+        self.cell_id.append(cell_id)
+        self.stim_id.append(stim_id)
+        self.trial.append(int(trial))
+        self.spikes.append(np.sort(np.asarray(spike_times_s, dtype=np.float64).ravel()))
+
+    def table(self) -> pa.Table:
+        counts = np.fromiter((s.shape[0] for s in self.spikes), dtype=np.int64, count=len(self.spikes))
+        offsets = np.zeros(counts.shape[0] + 1, dtype=np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        values = np.concatenate(self.spikes) if self.spikes else np.zeros(0)
+        spikes = pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(values, pa.float64()))
+        return pa.table(
+            {
+                "cell_id": pa.array(self.cell_id, pa.string()),
+                "stim_id": pa.array(self.stim_id, pa.string()),
+                "trial": pa.array(self.trial, pa.int32()),
+                "spike_times_s": spikes.cast(pa.list_(pa.float64())),
+            },
+            schema=TRIALS_SCHEMA,
+        )
+
+
+@dataclass
+class Shard:
+    name: str
+    trials: pa.Table
+    neurons: pa.Table
+    stims: pa.Table
+    skipped: pa.Table
+
+    def write(self, paths: dict[str, str | Path]) -> None:
+        """Write each table to ``paths[name]`` (keys: trials, neurons, stims, skipped)."""
+        for key in SHARD_FILES:
+            write_parquet(getattr(self, key), paths[key])
+
+
+def write_parquet(table: pa.Table, path: str | Path) -> None:
+    """Write atomically (temp file then rename) so a crash never leaves a partial table."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    pq.write_table(table, tmp, compression="zstd")
+    tmp.replace(path)
+
+
+def flat_spikes(trials: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+    """(values, offsets) of the ragged spike-time column, zero-copy where possible."""
+    col = trials.column("spike_times_s").combine_chunks()
+    if isinstance(col, pa.ChunkedArray):  # empty table
+        col = pa.array([], pa.list_(pa.float64()))
+    offsets = np.asarray(col.offsets, dtype=np.int64)
+    values = np.asarray(col.values, dtype=np.float64)
+    return values[offsets[0] : offsets[-1]], offsets - offsets[0]

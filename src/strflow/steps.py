@@ -1,0 +1,145 @@
+"""One function per workflow rule: file paths in, files out.
+
+``workflow/scripts/*.py`` are thin adapters that unpack the ``snakemake`` object and
+call these; tests call them directly.  Every writer is atomic (temp file + rename), so
+an interrupted step never leaves an output that looks complete.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+
+log = logging.getLogger("strflow")
+
+
+def synthesize(raw_dir, ground_truth, animal: str, synthetic: dict, dt_ms: float, spectrogram: dict) -> None:
+    from strflow.spectrogram import SpectrogramParams
+    from strflow.synthetic import SyntheticSpec, generate_animal
+
+    spec = SyntheticSpec.from_config(synthetic)
+    log.info("generating synthetic AA4 animal %s (seed %s)", animal, spec.seed)
+    generate_animal(Path(raw_dir).parent, ground_truth, animal, spec, dt_ms, SpectrogramParams.from_config(spectrogram))
+
+
+def read_shard(fmt: str, raw_dir, shard: str, reading: dict, outputs: dict) -> None:
+    if fmt == "aa4":
+        from strflow.readers.aa4 import AA4Options, read_animal
+
+        opts = dict(reading)
+        if "stim_types" in opts:
+            opts["stim_types"] = tuple(opts["stim_types"])
+        data = read_animal(raw_dir, shard, AA4Options(**opts))
+    else:
+        raise ValueError(f"unknown dataset format {fmt!r}")
+    log.info(
+        "%s: %d units, %d trials, %d stimuli, %d skip records",
+        shard, data.neurons.num_rows, data.trials.num_rows, data.stims.num_rows, data.skipped.num_rows,
+    )
+    data.write(outputs)
+
+
+def stim_table(shard_stims: list, dt_ms: float, out) -> None:
+    from strflow.readers.shard import write_parquet
+    from strflow.tables import build_stim_table, read_tables
+
+    table = build_stim_table(read_tables(shard_stims), dt_ms)
+    log.info("%d unique stimuli", table.num_rows)
+    write_parquet(table, out)
+
+
+def spectrograms(stims_path, raw_dir, dt_ms: float, params: dict, out) -> None:
+    import h5py
+
+    from strflow.spectrogram import SpectrogramParams, mel_spectrogram, read_wav
+    from strflow.store import FORMAT_VERSION
+
+    sp = SpectrogramParams.from_config(params)
+    stims = pq.read_table(stims_path).to_pylist()
+    out = Path(out)
+    tmp = out.with_name(out.name + ".tmp")
+    freqs = None
+    with h5py.File(tmp, "w") as f:
+        group = f.create_group("spectrograms")
+        for row in stims:
+            if not row["wav"]:
+                continue
+            wave, sr = read_wav(Path(raw_dir) / row["wav"])
+            spec, freqs_s = mel_spectrogram(wave, sr, dt_ms, sp)
+            if spec.shape[1] != row["n_bins"]:
+                raise ValueError(f"{row['wav']}: {spec.shape[1]} frames but the stimulus table says {row['n_bins']} bins")
+            if freqs is None:
+                freqs = freqs_s
+            elif not np.allclose(freqs, freqs_s):
+                raise ValueError(f"{row['wav']}: mel band centres differ from the first stimulus' (different sample rate?)")
+            group.create_dataset(row["stim_id"], data=spec, compression="gzip", compression_opts=1)
+        f.create_dataset("freqs_hz", data=np.asarray(freqs if freqs is not None else [], dtype=np.float64))
+        f.attrs["dt_ms"] = dt_ms
+        f.attrs["params"] = json.dumps(sp.as_dict())
+        f.attrs["format_version"] = FORMAT_VERSION
+    tmp.replace(out)
+    log.info("%d spectrograms written to %s", len(stims), out)
+
+
+def bin_shard(trials_path, neurons_path, stims_path, dt_ms: float, out_h5, out_coverage) -> None:
+    from strflow.binning import bin_pairs
+    from strflow.readers.shard import flat_spikes, write_parquet
+    from strflow.store import write_blocks
+    from strflow.tables import coverage_table
+
+    trials = pq.read_table(trials_path)
+    stims = pq.read_table(stims_path, columns=["stim_id", "n_bins"]).to_pydict()
+    cells = pq.read_table(neurons_path, columns=["cell_id"]).column("cell_id").to_pylist()
+    values, offsets = flat_spikes(trials)
+    blocks = bin_pairs(
+        cell_id=trials.column("cell_id").to_numpy(zero_copy_only=False),
+        stim_id=trials.column("stim_id").to_numpy(zero_copy_only=False),
+        trial=trials.column("trial").to_numpy(),
+        spike_times_s=values,
+        offsets=offsets,
+        stim_order={s: i for i, s in enumerate(stims["stim_id"])},
+        stim_n_bins=dict(zip(stims["stim_id"], stims["n_bins"])),
+        cell_order={c: i for i, c in enumerate(cells)},
+        dt_ms=dt_ms,
+    )
+    dtype = np.uint16 if blocks.data.size == 0 or blocks.data.max() < np.iinfo(np.uint16).max else np.int32
+    write_blocks(out_h5, blocks, dict(kind="binned", units="spikes/bin", dt_ms=dt_ms), dtype=dtype)
+    write_parquet(coverage_table(blocks, dt_ms), out_coverage)
+    log.info("binned %d pairs (%d trials) at %g ms", len(blocks), int(blocks.n_trials.sum()), dt_ms)
+
+
+def smooth_shard(binned_path, smoothing: dict, out) -> None:
+    from strflow.smoothing import hanning_kernel, smooth_blocks
+    from strflow.store import read_blocks, write_blocks
+
+    blocks, attrs = read_blocks(binned_path)
+    dt_ms = float(attrs["dt_ms"])
+    kernel = hanning_kernel(smoothing["window_ms"], dt_ms, smoothing["kernel"])
+    smoothed = smooth_blocks(blocks, kernel)
+    write_blocks(
+        out,
+        smoothed,
+        dict(
+            kind="smoothed",
+            units="spikes/bin" if smoothing["kernel"] == "normalized" else "spikes/bin x kernel sum (legacy)",
+            dt_ms=dt_ms,
+            smoothing=dict(smoothing),
+            kernel=kernel.tolist(),
+        ),
+        dtype=np.float32,
+    )
+    log.info("smoothed %d pairs with a %d-tap %s Hanning kernel", len(blocks), kernel.size, smoothing["kernel"])
+
+
+def gather_tables(neurons: list, skipped: list, coverage: list, outputs: dict) -> None:
+    from strflow.tables import check_unique, concat
+
+    table = concat(neurons, outputs["neurons"])
+    check_unique(table, "cell_id", "neuron")
+    concat(skipped, outputs["skipped"])
+    concat(coverage, outputs["coverage"])
+    log.info("tables: %d neurons", table.num_rows)

@@ -1,0 +1,123 @@
+"""Dataset-level Parquet tables in ``results/<ds>/tables/`` (columns documented in
+``workflow/schemas/outputs.md``).
+
+``stims``     one row per unique stimulus (``stim_id`` = md5 for AA4), in dataset
+              order: first shard (animal) that presents it, then that shard's number.
+``neurons``   one row per kept unit, in dataset order (shard order, then file name).
+``coverage``  one row per heard (stimulus, neuron) pair.
+``skipped``   everything left out, with the file and the reason.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from strflow import timegrid
+from strflow.binning import PairBlocks, pair_summary
+from strflow.readers.shard import write_parquet
+
+STIM_TABLE_SCHEMA = pa.schema(
+    [
+        ("stim_id", pa.string()),
+        ("name", pa.string()),
+        ("type", pa.string()),
+        ("class", pa.string()),
+        ("duration_s", pa.float64()),
+        ("n_bins", pa.int32()),
+        ("wav", pa.string()),
+        ("wav_sample_rate", pa.float64()),
+        ("wav_n_samples", pa.int64()),
+        ("animals", pa.list_(pa.string())),
+        ("stim_numbers", pa.list_(pa.int32())),
+    ]
+)
+
+COVERAGE_SCHEMA = pa.schema(
+    [
+        ("stim_id", pa.string()),
+        ("cell_id", pa.string()),
+        ("n_trials", pa.int32()),
+        ("n_bins", pa.int32()),
+        ("n_spikes", pa.int64()),
+        ("n_empty_trials", pa.int32()),
+        ("mean_rate_hz", pa.float64()),
+    ]
+)
+
+
+def read_tables(paths) -> list[pa.Table]:
+    return [pq.read_table(p) for p in paths]
+
+
+def build_stim_table(shard_stims: list[pa.Table], dt_ms: float) -> pa.Table:
+    """Merge per-shard stimulus registries into one row per stimulus.
+
+    The canonical wav of a stimulus is the first shard's.  A stimulus whose type,
+    class or wav length disagree between shards is an error: one ``stim_id`` must mean
+    one sound.
+    """
+    merged: dict[str, dict] = {}
+    for table in shard_stims:
+        for row in table.to_pylist():
+            sid = row["stim_id"]
+            if sid not in merged:
+                n = timegrid.n_bins(row["wav_n_samples"], row["wav_sample_rate"], dt_ms) if row["wav"] else 0
+                merged[sid] = dict(
+                    stim_id=sid,
+                    name=row["name"],
+                    type=row["type"],
+                    **{"class": row["class"]},
+                    duration_s=row["duration_s"],
+                    n_bins=n,
+                    wav=row["wav"],
+                    wav_sample_rate=row["wav_sample_rate"],
+                    wav_n_samples=row["wav_n_samples"],
+                    animals=[row["animal_id"]],
+                    stim_numbers=[row["stim_number"]],
+                )
+                continue
+            first = merged[sid]
+            for key in ("type", "class", "wav_n_samples", "wav_sample_rate"):
+                if row[key] != first[key]:
+                    raise ValueError(
+                        f"stimulus {sid}: {key} differs between {first['wav']} ({first[key]!r}) "
+                        f"and {row['wav']} ({row[key]!r})"
+                    )
+            first["animals"].append(row["animal_id"])
+            first["stim_numbers"].append(row["stim_number"])
+    return pa.Table.from_pylist(list(merged.values()), schema=STIM_TABLE_SCHEMA)
+
+
+def coverage_table(blocks: PairBlocks, dt_ms: float) -> pa.Table:
+    summary = pair_summary(blocks, dt_ms)
+    return pa.table(
+        {
+            "stim_id": pa.array(blocks.stim_id.tolist(), pa.string()),
+            "cell_id": pa.array(blocks.cell_id.tolist(), pa.string()),
+            "n_trials": pa.array(blocks.n_trials, pa.int32()),
+            "n_bins": pa.array(blocks.n_bins, pa.int32()),
+            "n_spikes": pa.array(summary["n_spikes"], pa.int64()),
+            "n_empty_trials": pa.array(summary["n_empty_trials"], pa.int32()),
+            "mean_rate_hz": pa.array(summary["mean_rate_hz"], pa.float64()),
+        },
+        schema=COVERAGE_SCHEMA,
+    )
+
+
+def concat(paths, out: str | Path) -> pa.Table:
+    """Concatenate per-shard tables (same schema) in the given order and write them."""
+    tables = read_tables(paths)
+    table = pa.concat_tables(tables, promote_options="permissive") if tables else pa.table({})
+    write_parquet(table, out)
+    return table
+
+
+def check_unique(table: pa.Table, column: str, what: str) -> None:
+    values = table.column(column).to_numpy(zero_copy_only=False)
+    uniq, counts = np.unique(values, return_counts=True)
+    if (counts > 1).any():
+        raise ValueError(f"duplicate {what} {column}: {uniq[counts > 1][:5].tolist()}")

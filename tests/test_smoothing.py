@@ -1,0 +1,37 @@
+import numpy as np
+import pytest
+
+from strflow.binning import PairBlocks
+from strflow.smoothing import hanning_kernel, kernel_length, smooth_blocks
+
+
+@pytest.mark.parametrize("dt, k, legacy_sum", [(1, 21, 10.0), (2, 11, 5.0), (5, 5, 2.0), (10, 3, 1.0), (11, 1, 1.0)])
+def test_kernel_lengths_and_sums(dt, k, legacy_sum):
+    assert kernel_length(21, dt) == k
+    assert hanning_kernel(21, dt, "legacy").sum() == pytest.approx(legacy_sum)
+    assert hanning_kernel(21, dt, "normalized").sum() == pytest.approx(1.0)
+
+
+def test_dt5_legacy_kernel_is_deepstrf():
+    np.testing.assert_allclose(hanning_kernel(21, 5, "legacy"), [0, 0.5, 1, 0.5, 0], atol=1e-12)
+
+
+def test_smooth_blocks_matches_per_row_convolution():
+    rng = np.random.default_rng(1)
+    n_trials, n_bins = np.array([3, 2, 4]), np.array([50, 50, 30])
+    sizes = n_trials * n_bins
+    offset = np.r_[0, np.cumsum(sizes)[:-1]]
+    data = rng.poisson(0.5, sizes.sum()).astype(np.int32)
+    blocks = PairBlocks(np.array(["a", "a", "b"], object), np.array(["x", "y", "x"], object), n_trials.astype(np.int32),
+                        n_bins.astype(np.int32), offset, data)
+    kernel = hanning_kernel(21, 2, "normalized")
+    out = smooth_blocks(blocks, kernel)
+    for p in range(3):
+        ref = np.array([np.convolve(row, kernel, mode="same") for row in blocks.block(p)])
+        np.testing.assert_allclose(out.block(p), ref, rtol=1e-5, atol=1e-6)
+    # count preservation away from the edges (zero padding loses mass only at the edges)
+    row = np.zeros(100)
+    row[50] = 3
+    single = PairBlocks(np.array(["a"], object), np.array(["x"], object), np.array([1], np.int32), np.array([100], np.int32),
+                        np.array([0]), row)
+    assert smooth_blocks(single, kernel).data.sum() == pytest.approx(3.0, rel=1e-6)

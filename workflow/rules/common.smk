@@ -1,0 +1,76 @@
+# Helper functions shared by the rules (no rules in this file).
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+
+from strflow.config import dataset_settings  # noqa: E402
+
+SETTINGS = {name: dataset_settings(config, name) for name in config["datasets"]}
+SYNTHETIC = [name for name, s in SETTINGS.items() if s.source == "synthetic"]
+QC_PAGES = ["1_summary", "2_cell", "3_population", "4_population_by_electrode", "5_coverage"]
+
+
+wildcard_constraints:
+    ds="|".join(SETTINGS),
+    shard="[^/]+",
+
+
+def settings(wildcards):
+    return SETTINGS[wildcards.ds]
+
+
+def shards(ds):
+    return SETTINGS[ds].shards
+
+
+def processing(key):
+    """Input/params function returning one processing block of the dataset."""
+
+    def get(wildcards):
+        return SETTINGS[wildcards.ds].processing[key]
+
+    return get
+
+
+def dt_ms(wildcards):
+    return SETTINGS[wildcards.ds].dt_ms
+
+
+def raw_dir(wildcards):
+    return SETTINGS[wildcards.ds].raw_dir
+
+
+def raw_shard(wildcards):
+    """The raw folder of one shard; a clear error when a real dataset is absent."""
+    s = SETTINGS[wildcards.ds]
+    path = f"{s.raw_dir}/{wildcards.shard}"
+    if s.source != "synthetic" and not Path(path).is_dir():
+        raise WorkflowError(
+            f"Dataset '{s.name}' ({s.format}, source: {s.source}): raw folder '{path}' not found. "
+            f"Extract the CRCNS archives so that '{s.raw_dir}/<AnimalID>/' holds the unit files, "
+            f"or point 'datasets.{s.name}.path' (source: local) at an existing extracted copy "
+            "in a config file passed with --configfile. strflow never substitutes synthetic data."
+        )
+    return ancient(path)
+
+
+def raw_shards(wildcards):
+    return [raw_shard(type(wildcards)(shard=sh, ds=wildcards.ds)) for sh in shards(wildcards.ds)]
+
+
+def shard_files(pattern):
+    """Input function expanding a per-shard path over every shard of the dataset."""
+
+    def get(wildcards):
+        return expand(pattern, ds=wildcards.ds, shard=shards(wildcards.ds))
+
+    return get
+
+
+def synthetic_spec(wildcards):
+    return SETTINGS[wildcards.ds].synthetic
+
+
+def dataset_format(wildcards):
+    return SETTINGS[wildcards.ds].format

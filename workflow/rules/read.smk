@@ -1,0 +1,26 @@
+# Raw files of one shard (an AA4 bird) -> interim spike-train and metadata tables.
+
+
+rule read_shard:
+    input:
+        raw=raw_shard,
+    output:
+        trials="results/{ds}/interim/{shard}/trials.parquet",
+        neurons="results/{ds}/interim/{shard}/neurons.parquet",
+        stims="results/{ds}/interim/{shard}/stims.parquet",
+        skipped="results/{ds}/interim/{shard}/skipped.parquet",
+    params:
+        format=dataset_format,
+        raw_dir=raw_dir,
+        reading=processing("reading"),
+    log:
+        "results/{ds}/logs/read/{shard}.log",
+    benchmark:
+        "results/{ds}/benchmarks/read/{shard}.tsv"
+    conda:
+        "../../envs/read.yaml"
+    resources:
+        mem_mb=lambda wc, input, attempt: max(1000, int(0.5 * input.size_mb)) * attempt,
+        runtime=60,
+    script:
+        "../scripts/read_shard.py"

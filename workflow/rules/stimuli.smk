@@ -1,0 +1,42 @@
+# The dataset's stimulus table and one spectrogram per unique stimulus.
+
+
+rule stim_table:
+    input:
+        shard_files("results/{ds}/interim/{shard}/stims.parquet"),
+    output:
+        "results/{ds}/tables/stims.parquet",
+    params:
+        dt_ms=dt_ms,
+    log:
+        "results/{ds}/logs/stim_table.log",
+    conda:
+        "../../envs/read.yaml"
+    resources:
+        mem_mb=500,
+        runtime=5,
+    script:
+        "../scripts/stim_table.py"
+
+
+rule spectrograms:
+    input:
+        stims="results/{ds}/tables/stims.parquet",
+        raw=raw_shards,
+    output:
+        "results/{ds}/spectrograms.h5",
+    params:
+        raw_dir=raw_dir,
+        dt_ms=dt_ms,
+        spectrogram=processing("spectrogram"),
+    log:
+        "results/{ds}/logs/spectrograms.log",
+    benchmark:
+        "results/{ds}/benchmarks/spectrograms.tsv"
+    conda:
+        "../../envs/spectrogram.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    script:
+        "../scripts/spectrograms.py"

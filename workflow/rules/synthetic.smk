@@ -1,0 +1,24 @@
+# Synthetic AA4-format data with known ground truth (datasets with source: synthetic).
+
+
+rule synthesize_shard:
+    output:
+        raw=directory("results/{ds}/raw/{shard}"),
+        ground_truth="results/{ds}/ground_truth/{shard}.h5",
+    params:
+        synthetic=synthetic_spec,
+        dt_ms=dt_ms,
+        spectrogram=processing("spectrogram"),
+    log:
+        "results/{ds}/logs/synthesize/{shard}.log",
+    benchmark:
+        "results/{ds}/benchmarks/synthesize/{shard}.tsv"
+    wildcard_constraints:
+        ds="|".join(SYNTHETIC) if SYNTHETIC else "^$",
+    conda:
+        "../../envs/synthetic.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    script:
+        "../scripts/synthesize.py"

@@ -1,0 +1,10 @@
+from _common import run
+
+
+def main(smk):
+    from strflow.steps import read_shard
+
+    read_shard(smk.params.format, smk.params.raw_dir, smk.wildcards.shard, smk.params.reading, dict(smk.output.items()))
+
+
+run(snakemake, main)  # noqa: F821
