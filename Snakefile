@@ -1,12 +1,16 @@
 # strflow: public auditory neurophysiology datasets -> analysis-ready data.
 # Rules live in workflow/rules/, their logic in src/strflow/ (see README.md).
+from pathlib import Path
+
 from snakemake.utils import min_version, validate
 
 
 min_version("9.0")
 
 
-configfile: "config.yaml"
+# The repository's config.yaml always provides the defaults (also when running with
+# --directory elsewhere); files given with --configfile are merged over it.
+configfile: Path(workflow.basedir) / "config.yaml"
 
 
 validate(config, "workflow/schemas/config.schema.yaml")

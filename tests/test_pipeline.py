@@ -152,3 +152,13 @@ def test_changing_dt_rebins_exactly(aa4_raw, tmp_path):
         coarse = ds5.responses[s][n].numpy()
         t = coarse.shape[1]
         np.testing.assert_array_equal(fine[:, : 5 * t].reshape(fine.shape[0], t, 5).sum(axis=2), coarse)
+
+
+def test_animals_restriction(built):
+    ds = strflow.open_dataset(built, animals=["CccDdd0002F"])
+    assert ds.N_neurons == 1 and [m["stim_id"] for m in ds.stim_meta] == [A]
+    assert torch.equal(ds.nrn_masks, torch.tensor([[True]]))
+    full = strflow.open_dataset(built)
+    np.testing.assert_array_equal(ds.responses[0][0].numpy(), full.responses[0][3].numpy())
+    with pytest.raises(ValueError, match="NoSuchBird"):
+        strflow.open_dataset(built, animals=["NoSuchBird"])

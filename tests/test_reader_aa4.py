@@ -26,7 +26,7 @@ def test_units_quirks_and_metadata(aa4_raw):
     ]
     typo = neurons["AaaBbb0001M/Site1_L1000R1100_e17_s1"]
     assert typo["sort_type"] == "single" and typo["site"] == "Site1" and typo["electrode"] == 17
-    assert np.isnan(typo["ldepth"]) and typo["rdepth"] == 1100.0 and typo["subsort_id"] is None
+    assert typo["ldepth"] is None and typo["rdepth"] == 1100.0 and typo["subsort_id"] is None
     assert typo["sex"] == "M" and typo["sort_id"] == 1
     assert neurons["AaaBbb0001M/Site2_L900R900_e6_s0_ss3"]["sort_type"] == "multi"
     assert neurons["AaaBbb0001M/Site1_L1000R1100_e3_s0_ss1"]["subsort_id"] == 1

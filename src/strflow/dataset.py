@@ -27,6 +27,8 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import torch
 
@@ -101,7 +103,9 @@ class _Responses(Sequence):
 class NeuralDataset:
     """A processed dataset folder; see the module docstring."""
 
-    def __init__(self, path: str | Path, smoothed: bool = True) -> None:
+    def __init__(self, path: str | Path, smoothed: bool = True, animals: Sequence[str] | None = None) -> None:
+        """``animals`` restricts the dataset to those animals' neurons and the stimuli
+        they heard (as deepSTRF's ``animals=`` does); ``smoothed=False`` gives raw counts."""
         self.path = str(path)
         folder = Path(path)
         tables = folder / "tables"
@@ -111,6 +115,14 @@ class NeuralDataset:
         stims = pq.read_table(tables / "stims.parquet")
         neurons = pq.read_table(tables / "neurons.parquet")
         coverage = pq.read_table(tables / "coverage.parquet", columns=["stim_id", "cell_id"])
+        if animals is not None:
+            known = set(neurons.column("animal_id").to_pylist())
+            unknown = [a for a in animals if a not in known]
+            if unknown:
+                raise ValueError(f"{folder}: no neurons from animal(s) {unknown} (known: {sorted(known)})")
+            neurons = neurons.filter(pc.is_in(neurons.column("animal_id"), pa.array(list(animals))))
+            coverage = coverage.filter(pc.is_in(coverage.column("cell_id"), neurons.column("cell_id")))
+            stims = stims.filter(pc.is_in(stims.column("stim_id"), coverage.column("stim_id")))
         self.skipped = pq.read_table(tables / "skipped.parquet").to_pylist()
 
         with h5py.File(folder / "spectrograms.h5", "r") as f:

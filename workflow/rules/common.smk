@@ -41,10 +41,10 @@ def raw_dir(wildcards):
     return SETTINGS[wildcards.ds].raw_dir
 
 
-def raw_shard(wildcards):
+def raw_shard_path(ds, shard):
     """The raw folder of one shard; a clear error when a real dataset is absent."""
-    s = SETTINGS[wildcards.ds]
-    path = f"{s.raw_dir}/{wildcards.shard}"
+    s = SETTINGS[ds]
+    path = f"{s.raw_dir}/{shard}"
     if s.source != "synthetic" and not Path(path).is_dir():
         raise WorkflowError(
             f"Dataset '{s.name}' ({s.format}, source: {s.source}): raw folder '{path}' not found. "
@@ -52,11 +52,17 @@ def raw_shard(wildcards):
             f"or point 'datasets.{s.name}.path' (source: local) at an existing extracted copy "
             "in a config file passed with --configfile. strflow never substitutes synthetic data."
         )
-    return ancient(path)
+    # Real raw data may be re-extracted with new mtimes but identical content: ancient()
+    # keeps that from rerunning everything.  Synthetic raw data is produced by a rule.
+    return path if s.source == "synthetic" else ancient(path)
+
+
+def raw_shard(wildcards):
+    return raw_shard_path(wildcards.ds, wildcards.shard)
 
 
 def raw_shards(wildcards):
-    return [raw_shard(type(wildcards)(shard=sh, ds=wildcards.ds)) for sh in shards(wildcards.ds)]
+    return [raw_shard_path(wildcards.ds, shard) for shard in shards(wildcards.ds)]
 
 
 def shard_files(pattern):
@@ -70,6 +76,17 @@ def shard_files(pattern):
 
 def synthetic_spec(wildcards):
     return SETTINGS[wildcards.ds].synthetic
+
+
+def synthetic_model(key):
+    """The generator's spike model uses the workflow's default processing settings
+    (top-level `processing:`), not the dataset's overrides: the synthetic experiment
+    stays fixed while a user varies the analysis of it."""
+
+    def get(wildcards):
+        return config["processing"][key]
+
+    return get
 
 
 def dataset_format(wildcards):

@@ -7,8 +7,8 @@ rule synthesize_shard:
         ground_truth="results/{ds}/ground_truth/{shard}.h5",
     params:
         synthetic=synthetic_spec,
-        dt_ms=dt_ms,
-        spectrogram=processing("spectrogram"),
+        dt_ms=synthetic_model("dt_ms"),
+        spectrogram=synthetic_model("spectrogram"),
     log:
         "results/{ds}/logs/synthesize/{shard}.log",
     benchmark:

@@ -9,7 +9,7 @@ Every quirk of the release is handled here and nowhere else:
 
 * ``sortType`` 'singl' is the typo for 'single'; 'noise' and 'tdt' units are skipped
   (recorded in ``skipped``).  String attributes may be str, bytes or numpy bytes.
-* Missing ``ldepth``/``rdepth`` become NaN; ``electrode``/``sortid`` default to 0 only
+* Missing ``ldepth``/``rdepth`` become null (NaN in pandas); ``electrode``/``sortid`` default to 0 only
   if absent (recorded nowhere: they are metadata, not data).
 * Top-level groups ``class_info`` and ``extra_info`` are metadata, not stimuli.
 * Stimulus and trial group names are numbers and are ordered numerically (the
@@ -93,7 +93,7 @@ def decode_attr(value) -> str:
     return str(value).strip()
 
 
-def _num_attr(attrs, key: str, default: float) -> float:
+def _num_attr(attrs, key: str, default: float | None) -> float | None:
     if key not in attrs:
         return default
     value = attrs[key]
@@ -217,8 +217,8 @@ def read_animal(raw_root: str | Path, animal: str, options: AA4Options = AA4Opti
                     sex=animal[-1],
                     site=decode_attr(attrs["site"]) if "site" in attrs else "",
                     electrode=int(_num_attr(attrs, "electrode", 0)),
-                    ldepth=_num_attr(attrs, "ldepth", np.nan),
-                    rdepth=_num_attr(attrs, "rdepth", np.nan),
+                    ldepth=_num_attr(attrs, "ldepth", None),
+                    rdepth=_num_attr(attrs, "rdepth", None),
                     sort_type=sort_type,
                     sort_id=int(_num_attr(attrs, "sortid", 0)),
                     subsort_id=sub,

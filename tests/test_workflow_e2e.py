@@ -1,0 +1,184 @@
+"""The real workflow, end to end, in a temporary directory.
+
+Runs the shipped ``demo`` dataset (the README's main job) with Snakemake and checks the
+tables and the dataset API against the generator's ground truth, computed here
+independently: which units are kept or skipped, trial and spike counts per pair,
+coverage.  Then: rerun semantics, the ``local`` source, error messages, determinism of
+the QC report, and the notebook port.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+import strflow
+
+pytestmark = pytest.mark.workflow
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = Path(sys.executable).parent / "snakemake"
+DEMO = yaml.safe_load((REPO / "config.yaml").read_text())["datasets"]["demo"]
+ANIMALS = DEMO["synthetic"]["animals"]
+DT = yaml.safe_load((REPO / "config.yaml").read_text())["processing"]["dt_ms"]
+
+
+def smk(workdir: Path, *args: str, configfiles=(), check=True) -> subprocess.CompletedProcess:
+    # targets first: --configfile takes a list and would swallow them
+    cmd = [str(SNAKEMAKE), *args, "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--cores", "2"]
+    for c in configfiles:
+        cmd += ["--configfile", str(c)]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    if check and out.returncode != 0:
+        raise AssertionError(f"snakemake failed:\n{out.stdout[-3000:]}\n{out.stderr[-6000:]}")
+    return out
+
+
+def job_counts(output: str) -> dict[str, int]:
+    lines = output.split("Job stats:", 1)[1].splitlines()[3:] if "Job stats:" in output else []
+    counts = {}
+    for line in lines:
+        parts = line.split()
+        if len(parts) != 2 or not parts[1].isdigit():
+            break
+        counts[parts[0]] = int(parts[1])
+    return counts
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> Path:
+    work = tmp_path_factory.mktemp("wf")
+    smk(work, "results/demo/qc.pdf")
+    return work
+
+
+def ground_truth(work: Path) -> dict:
+    units, stims, trials = {}, {}, []
+    for animal in ANIMALS:
+        with h5py.File(work / "results" / "demo" / "ground_truth" / f"{animal}.h5", "r") as f:
+            for name, g in f["units"].items():
+                units[g.attrs["cell_id"]] = dict(expected=g.attrs["expected"], reason=g.attrs["skip_reason"],
+                                                 file=g.attrs["file"])
+            s = f["stims"]
+            for md5, n, sr in zip(s["md5"].asstr()[()], s["n_samples"][()], s["sample_rate"][()]):
+                stims[md5] = math.floor(round(n * 1000.0 / sr / DT, 9))  # whole bins, independent of strflow
+            t = f["trials"]
+            times = t["spike_times"][()]
+            for unit, md5, off, n in zip(t["unit"].asstr()[()], t["stim_md5"].asstr()[()], t["offset"][()], t["n_spikes"][()]):
+                trials.append((f"{animal}/{Path(unit).stem}", md5, times[off : off + n]))
+    return dict(units=units, n_bins=stims, trials=trials)
+
+
+def test_tables_match_ground_truth(demo):
+    gt = ground_truth(demo)
+    tables = demo / "results" / "demo" / "tables"
+    neurons = pq.read_table(tables / "neurons.parquet").column("cell_id").to_pylist()
+    assert sorted(neurons) == sorted(c for c, u in gt["units"].items() if u["expected"] == "kept")
+    skipped = {(r["file"], r["reason"]) for r in pq.read_table(tables / "skipped.parquet").to_pylist() if r["what"] == "unit"}
+    assert skipped == {(u["file"], u["reason"]) for u in gt["units"].values() if u["expected"] == "skipped"}
+    assert any(r == "sort type noise" for _, r in skipped) and any(r == "sort type tdt" for _, r in skipped)
+
+    expected: dict[tuple[str, str], list[int]] = {}
+    for cell, md5, times in gt["trials"]:
+        if gt["units"][cell]["expected"] != "kept":
+            continue
+        window = gt["n_bins"][md5] * DT / 1000.0
+        e = expected.setdefault((md5, cell), [0, 0])
+        e[0] += 1
+        e[1] += int(np.count_nonzero((times >= 0) & (times < window - 1e-12)))
+    cov = pq.read_table(tables / "coverage.parquet").to_pylist()
+    got = {(r["stim_id"], r["cell_id"]): [r["n_trials"], r["n_spikes"]] for r in cov}
+    assert got == expected
+    assert len(cov) < len(neurons) * len(gt["n_bins"])  # coverage is sparse
+    stims = pq.read_table(tables / "stims.parquet").to_pylist()
+    assert {s["stim_id"]: s["n_bins"] for s in stims} == gt["n_bins"]
+    assert any(len(s["animals"]) == 2 and s["stim_numbers"][0] != s["stim_numbers"][1] for s in stims)
+
+
+def test_api_matches_ground_truth(demo):
+    gt = ground_truth(demo)
+    ds = strflow.open_dataset(demo / "results" / "demo", smoothed=False)
+    per_pair: dict[tuple[str, str], list] = {}
+    for cell, md5, times in gt["trials"]:
+        per_pair.setdefault((md5, cell), []).append(times)
+    masks = ds.nrn_masks.numpy()
+    for s, sm in enumerate(ds.stim_meta):
+        for n, nm in enumerate(ds.nrn_meta):
+            trains = per_pair.get((sm["stim_id"], nm["cell_id"]))
+            assert masks[s, n] == (trains is not None)
+            r = ds.responses[s][n].numpy()
+            if trains is None:
+                assert r.shape == (1, 1) and np.isnan(r).all()
+                continue
+            window = sm["n_bins"] * DT / 1000.0
+            assert r.shape == (len(trains), sm["n_bins"])
+            assert r.sum() == sum(np.count_nonzero((t >= 0) & (t < window - 1e-12)) for t in trains)
+
+
+def test_nothing_to_do_then_smoothing_change_reruns_only_smoothing(demo, tmp_path):
+    out = smk(demo, "-n", "results/demo/qc.pdf")
+    assert "Nothing to be done" in out.stdout + out.stderr
+    cfg = tmp_path / "legacy.yaml"
+    cfg.write_text(yaml.safe_dump({"processing": {"smoothing": {"kernel": "legacy"}}}))
+    out = smk(demo, "-n", "results/demo/qc.pdf", configfiles=[cfg])
+    assert job_counts(out.stdout) == {"smooth_shard": len(ANIMALS), "qc": 1, "total": len(ANIMALS) + 1}
+    cfg.write_text(yaml.safe_dump({"datasets": {"demo": {"processing": {"spectrogram": {"n_mels": 16}}}}}))
+    counts = job_counts(smk(demo, "-n", "results/demo/qc.pdf", configfiles=[cfg]).stdout)
+    # spectrogram settings touch neither the synthetic experiment nor reading or binning
+    assert counts == {"spectrograms": 1, "qc": 1, "total": 2}
+
+
+def test_qc_report_is_deterministic(demo):
+    pdf = demo / "results" / "demo" / "qc.pdf"
+    pages = sorted((demo / "results" / "demo" / "qc").glob("*.png"))
+    before = [pdf.read_bytes()] + [p.read_bytes() for p in pages]
+    assert len(pages) == 5
+    smk(demo, "--forcerun", "qc", "results/demo/qc.pdf")
+    assert [pdf.read_bytes()] + [p.read_bytes() for p in pages] == before
+
+
+def test_local_source_gives_the_same_tables(demo, tmp_path):
+    cfg = tmp_path / "local.yaml"
+    cfg.write_text(yaml.safe_dump({"datasets": {"mydata": {"format": "aa4", "source": "local", "path": "results/demo/raw",
+                                                           "animals": ANIMALS}}}))
+    smk(demo, "results/mydata/qc.pdf", configfiles=[cfg])
+    for name in ("stims", "neurons", "coverage", "skipped"):
+        a = pq.read_table(demo / "results" / "demo" / "tables" / f"{name}.parquet")
+        b = pq.read_table(demo / "results" / "mydata" / "tables" / f"{name}.parquet")
+        assert a.equals(b), name
+
+
+def test_missing_real_data_is_a_clear_error(demo, tmp_path):
+    out = smk(demo, "-n", "results/aa4/qc.pdf", check=False)
+    text = out.stdout + out.stderr
+    assert out.returncode != 0
+    assert "raw folder 'results/aa4/raw/BlaBro09xxF' not found" in text and "never substitutes synthetic" in text
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(yaml.safe_dump({"datasets": {"x": {"format": "aa4", "source": "local", "path": "/nowhere", "animals": ["A1"]}}}))
+    out = smk(demo, "-n", "results/x/qc.pdf", configfiles=[cfg], check=False)
+    assert out.returncode != 0 and "datasets.x.path" in out.stdout + out.stderr
+    assert not (demo / "results" / "x").exists()
+
+
+def test_invalid_config_is_rejected(demo, tmp_path):
+    cfg = tmp_path / "typo.yaml"
+    cfg.write_text(yaml.safe_dump({"processing": {"smoothing": {"kernel": "gaussian"}}}))
+    out = smk(demo, "-n", configfiles=[cfg], check=False)
+    assert out.returncode != 0 and "gaussian" in out.stdout + out.stderr
+
+
+def test_notebook_port_runs_on_demo_outputs(demo):
+    env = dict(os.environ, MPLBACKEND="Agg", STRFLOW_DATASET=str(demo / "results" / "demo"),
+               STRFLOW_ANIMAL=ANIMALS[0], STRFLOW_DT_MS=str(DT))
+    out = subprocess.run([sys.executable, str(REPO / "workflow" / "notebooks" / "aa4_inspection.py")], env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "reset_stim_selection() -> len(ds)" in out.stdout
