@@ -4,7 +4,6 @@ from pathlib import Path
 
 from snakemake.utils import min_version, validate
 
-
 min_version("9.0")
 
 

@@ -8,7 +8,13 @@ from strflow.config import dataset_settings  # noqa: E402
 
 SETTINGS = {name: dataset_settings(config, name) for name in config["datasets"]}
 SYNTHETIC = [name for name, s in SETTINGS.items() if s.source == "synthetic"]
-QC_PAGES = ["1_summary", "2_cell", "3_population", "4_population_by_electrode", "5_coverage"]
+QC_PAGES = [
+    "1_summary",
+    "2_cell",
+    "3_population",
+    "4_population_by_electrode",
+    "5_coverage",
+]
 
 
 wildcard_constraints:

@@ -3,11 +3,22 @@
 
 rule qc:
     input:
-        tables=multiext("results/{ds}/tables/", "stims.parquet", "neurons.parquet", "coverage.parquet", "skipped.parquet"),
+        tables=multiext(
+            "results/{ds}/tables/",
+            "stims.parquet",
+            "neurons.parquet",
+            "coverage.parquet",
+            "skipped.parquet",
+        ),
         spectrograms="results/{ds}/spectrograms.h5",
         responses=shard_files("results/{ds}/responses/{shard}.h5"),
     output:
-        pdf=report("results/{ds}/qc.pdf", caption="../report/qc.rst", category="QC", labels={"dataset": "{ds}", "figure": "all pages (PDF)"}),
+        pdf=report(
+            "results/{ds}/qc.pdf",
+            caption="../report/qc.rst",
+            category="QC",
+            labels={"dataset": "{ds}", "figure": "all pages (PDF)"},
+        ),
         pages=report(
             expand("results/{{ds}}/qc/{page}.png", page=QC_PAGES),
             caption="../report/qc.rst",

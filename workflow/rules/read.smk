@@ -9,10 +9,6 @@ rule read_shard:
         neurons="results/{ds}/interim/{shard}/neurons.parquet",
         stims="results/{ds}/interim/{shard}/stims.parquet",
         skipped="results/{ds}/interim/{shard}/skipped.parquet",
-    params:
-        format=dataset_format,
-        raw_dir=raw_dir,
-        reading=processing("reading"),
     log:
         "results/{ds}/logs/read/{shard}.log",
     benchmark:
@@ -22,5 +18,9 @@ rule read_shard:
     resources:
         mem_mb=lambda wc, input, attempt: max(1000, int(0.5 * input.size_mb)) * attempt,
         runtime=60,
+    params:
+        format=dataset_format,
+        raw_dir=raw_dir,
+        reading=processing("reading"),
     script:
         "../scripts/read_shard.py"

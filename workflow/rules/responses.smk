@@ -9,8 +9,6 @@ rule bin_shard:
     output:
         binned="results/{ds}/binned/{shard}.h5",
         coverage="results/{ds}/interim/{shard}/coverage.parquet",
-    params:
-        dt_ms=dt_ms,
     log:
         "results/{ds}/logs/bin/{shard}.log",
     benchmark:
@@ -20,6 +18,8 @@ rule bin_shard:
     resources:
         mem_mb=lambda wc, input, attempt: max(1000, int(20 * input.size_mb)) * attempt,
         runtime=30,
+    params:
+        dt_ms=dt_ms,
     script:
         "../scripts/bin_shard.py"
 
@@ -29,8 +29,6 @@ rule smooth_shard:
         "results/{ds}/binned/{shard}.h5",
     output:
         "results/{ds}/responses/{shard}.h5",
-    params:
-        smoothing=processing("smoothing"),
     log:
         "results/{ds}/logs/smooth/{shard}.log",
     benchmark:
@@ -40,5 +38,7 @@ rule smooth_shard:
     resources:
         mem_mb=lambda wc, input, attempt: max(1000, int(60 * input.size_mb)) * attempt,
         runtime=30,
+    params:
+        smoothing=processing("smoothing"),
     script:
         "../scripts/smooth_shard.py"

@@ -6,8 +6,6 @@ rule stim_table:
         shard_files("results/{ds}/interim/{shard}/stims.parquet"),
     output:
         "results/{ds}/tables/stims.parquet",
-    params:
-        dt_ms=dt_ms,
     log:
         "results/{ds}/logs/stim_table.log",
     conda:
@@ -15,6 +13,8 @@ rule stim_table:
     resources:
         mem_mb=500,
         runtime=5,
+    params:
+        dt_ms=dt_ms,
     script:
         "../scripts/stim_table.py"
 
@@ -25,10 +25,6 @@ rule spectrograms:
         raw=raw_shards,
     output:
         "results/{ds}/spectrograms.h5",
-    params:
-        raw_dir=raw_dir,
-        dt_ms=dt_ms,
-        spectrogram=processing("spectrogram"),
     log:
         "results/{ds}/logs/spectrograms.log",
     benchmark:
@@ -38,5 +34,9 @@ rule spectrograms:
     resources:
         mem_mb=2000,
         runtime=30,
+    params:
+        raw_dir=raw_dir,
+        dt_ms=dt_ms,
+        spectrogram=processing("spectrogram"),
     script:
         "../scripts/spectrograms.py"

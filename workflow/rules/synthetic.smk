@@ -5,10 +5,6 @@ rule synthesize_shard:
     output:
         raw=directory("results/{ds}/raw/{shard}"),
         ground_truth="results/{ds}/ground_truth/{shard}.h5",
-    params:
-        synthetic=synthetic_spec,
-        dt_ms=synthetic_model("dt_ms"),
-        spectrogram=synthetic_model("spectrogram"),
     log:
         "results/{ds}/logs/synthesize/{shard}.log",
     benchmark:
@@ -20,5 +16,9 @@ rule synthesize_shard:
     resources:
         mem_mb=2000,
         runtime=30,
+    params:
+        synthetic=synthetic_spec,
+        dt_ms=synthetic_model("dt_ms"),
+        spectrogram=synthetic_model("spectrogram"),
     script:
         "../scripts/synthesize.py"
