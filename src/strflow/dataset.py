@@ -114,7 +114,7 @@ class NeuralDataset:
                 raise FileNotFoundError(f"{tables / (name + '.parquet')}: not found; run the workflow for this dataset first")
         stims = pq.read_table(tables / "stims.parquet")
         neurons = pq.read_table(tables / "neurons.parquet")
-        coverage = pq.read_table(tables / "coverage.parquet", columns=["stim_id", "cell_id"])
+        coverage = pq.read_table(tables / "coverage.parquet")
         if animals is not None:
             known = set(neurons.column("animal_id").to_pylist())
             unknown = [a for a in animals if a not in known]
@@ -148,6 +148,7 @@ class NeuralDataset:
             np.array([stim_index.get(s, -1) for s in coverage.column("stim_id").to_pylist()], dtype=np.int64),
             np.array([cell_index.get(c, -1) for c in coverage.column("cell_id").to_pylist()], dtype=np.int64),
         )
+        self.coverage = coverage  # pyarrow Table: one row per heard pair (tables/coverage.parquet)
         self._folder = folder
         self._spikes: dict[str, tuple] = {}
         self.I: list[int] = []

@@ -92,18 +92,36 @@ def page_summary(ds: NeuralDataset):
     if len(reasons) > 18:
         lines.append(f"    ... {len(reasons) - 18} more reasons (see tables/skipped.parquet)")
     fig.text(0.04, 0.96, "\n".join(lines), va="top", family="monospace", fontsize=9)
-    ax = fig.add_axes([0.08, 0.08, 0.84, 0.32])
-    cov = []
+    ax_cov = fig.add_axes([0.07, 0.12, 0.25, 0.52])
+    ax_units = fig.add_axes([0.40, 0.12, 0.25, 0.52])
+    ax_rate = fig.add_axes([0.72, 0.12, 0.25, 0.52])
+    cov, units = [], {k: [] for k in sorted(sorts, key=str)}
     for a in animals:
         cols = [n for n, m in enumerate(ds.nrn_meta) if m["animal_id"] == a]
         sub = masks[:, cols]
         heard_stims = sub.any(axis=1)
         cov.append(sub[heard_stims].mean() if heard_stims.any() else 0.0)
-    ax.bar(range(len(animals)), cov, color="tab:blue")
-    ax.set_xticks(range(len(animals)), animals, rotation=0, fontsize=8)
-    ax.set_ylim(0, 1)
-    ax.set_ylabel("coverage\n(heard pairs / stimuli of that animal x its neurons)")
-    ax.set_title("Coverage per animal")
+        for k in units:
+            units[k].append(sum(1 for n in cols if ds.nrn_meta[n].get("sort_type") == k))
+    x = np.arange(len(animals))
+    ax_cov.bar(x, cov, color="tab:blue")
+    ax_cov.set_ylim(0, 1)
+    ax_cov.set_title("coverage per animal", fontsize=9)
+    ax_cov.set_ylabel("heard pairs / (its stimuli x its neurons)", fontsize=8)
+    bottom = np.zeros(len(animals))
+    for k, counts in units.items():
+        ax_units.bar(x, counts, bottom=bottom, label=str(k))
+        bottom += counts
+    ax_units.legend(fontsize=7)
+    ax_units.set_title("neurons per animal by sort type", fontsize=9)
+    for ax in (ax_cov, ax_units):
+        ax.set_xticks(x, animals, rotation=30, ha="right", fontsize=7)
+    rates = ds.coverage.column("mean_rate_hz").to_numpy(zero_copy_only=False)
+    rates = rates[np.isfinite(rates)]
+    ax_rate.hist(rates, bins=30, color="tab:gray")
+    ax_rate.set_title(f"mean rate of heard pairs (median {np.median(rates) if rates.size else float('nan'):.1f} Hz)", fontsize=9)
+    ax_rate.set_xlabel("spikes/s in the stimulus window", fontsize=8)
+    ax_rate.set_ylabel("pairs", fontsize=8)
     return fig
 
 

@@ -98,7 +98,9 @@ for the silent unit).
 by unit file name, stimulus number, trial number: ``unit`` (file name), ``stim_md5``,
 ``stim_number``, ``trial`` (int), ``is_empty_scalar`` (bool: written as -999),
 ``offset`` (int64 into ``spike_times``), ``n_spikes``; ``spike_times`` (float64, s)
-holds every written spike time, concatenated.
+holds every written spike time, concatenated (the -999 sentinel excluded).  The
+columns are gzip-compressed; ``unit`` and ``stim_md5`` are fixed-length ASCII (read
+them with ``.asstr()``).
 """
 
 from __future__ import annotations
@@ -787,6 +789,9 @@ class _LowLevel:
         self.dcpl_compact.set_obj_track_times(False)
         self.dcpl_compact.set_layout(h5d.COMPACT)
         self.types = {np.dtype(d): h5t.py_create(np.dtype(d)) for d in ("<f8", "<i8")}
+        self._f8, self._i8 = self.types[np.dtype("<f8")], self.types[np.dtype("<i8")]
+        self._empty_f8 = np.array(float(EMPTY_TRIAL))
+        self._empty_i8 = np.array(EMPTY_TRIAL, dtype=np.int64)
         self.scalar = h5s.create(h5s.SCALAR)
         self.vlen_str = h5t.py_create(_vlen_str_dtype(), logical=True)  # file type
         self.vlen_str_mem = h5t.py_create(_vlen_str_dtype())  # in-memory (object pointer) type
@@ -794,12 +799,20 @@ class _LowLevel:
     def group(self, parent_id, name: str):
         return self._h5g.create(parent_id, name.encode(), None, self.gcpl)
 
-    def dataset(self, parent_id, name: str, data: np.ndarray) -> None:
-        h5s = self._h5s
-        space = self.scalar if data.ndim == 0 else h5s.create_simple(data.shape)
-        dcpl = self.dcpl_compact if data.nbytes <= self._COMPACT_MAX_BYTES else self.dcpl
-        ds = self._h5d.create(parent_id, name.encode(), self.types[data.dtype], space, dcpl)
-        ds.write(h5s.ALL, h5s.ALL, np.ascontiguousarray(data))
+    def trial(self, parent_id, name: bytes, times: np.ndarray, ids: np.ndarray, attrs: list[tuple[str, float]]) -> None:
+        """Trial group ``name`` with ``spike_times`` and ``spike_ids`` (the scalar -999
+        when there is no spike) and float attributes: the hot loop, kept lean."""
+        h5s, h5d = self._h5s, self._h5d
+        tg = self._h5g.create(parent_id, name, None, self.gcpl)
+        if times.shape[0] == 0:
+            space, times, ids = self.scalar, self._empty_f8, self._empty_i8
+        else:
+            space = h5s.create_simple(times.shape)
+        dcpl = self.dcpl_compact if times.nbytes <= self._COMPACT_MAX_BYTES else self.dcpl
+        h5d.create(tg, b"spike_times", self._f8, space, dcpl).write(h5s.ALL, h5s.ALL, times)
+        h5d.create(tg, b"spike_ids", self._i8, space, dcpl).write(h5s.ALL, h5s.ALL, ids)
+        for key, value in attrs:
+            self._h5a.create(tg, key.encode(), self._f8, self.scalar).write(np.asarray(value, dtype="<f8"))
 
     def num_attr(self, parent_id, name: str, value, dtype: str = "<f8") -> None:
         arr = np.asarray(value, dtype=dtype)
@@ -848,8 +861,7 @@ def write_unit_file(
 
     s = unit.string_style
     rows: list[tuple[int, int, bool, np.ndarray]] = []
-    empty_times = np.array(float(EMPTY_TRIAL))
-    empty_ids = np.array(EMPTY_TRIAL, dtype=np.int64)
+    trial_names = [str(r + 1).encode() for r in range(spec.n_trials)]
     with h5py.File(path, "w", track_order=False) as fh:
         root = fh.id
         ll.str_attr(root, "sortType", unit.sort_type_raw, s)
@@ -880,19 +892,13 @@ def write_unit_file(
             ll.str_attr(sg, "original_wavfile", f"synthetic_{stim.type}_{stim.index:03d}.wav", s)
             offsets = np.concatenate([[0], np.cumsum(item.counts)])
             attrs = _trial_attr_values(item.times, offsets, stim.duration_s, spec)
+            ids = np.arange(spike_id, spike_id + item.times.shape[0], dtype=np.int64)
+            spike_id += item.times.shape[0]
             for r in range(spec.n_trials):
                 times = item.times[offsets[r] : offsets[r + 1]]
-                tg = ll.group(sg, str(r + 1))
                 empty = times.shape[0] == 0
-                if empty:
-                    ll.dataset(tg, "spike_times", empty_times)
-                    ll.dataset(tg, "spike_ids", empty_ids)
-                else:
-                    ll.dataset(tg, "spike_times", times)
-                    ll.dataset(tg, "spike_ids", np.arange(spike_id, spike_id + times.shape[0], dtype=np.int64))
-                    spike_id += times.shape[0]
-                for key, values in attrs.items():
-                    ll.num_attr(tg, key, values[r])
+                ll.trial(sg, trial_names[r], times, ids[offsets[r] : offsets[r + 1]],
+                         [(key, values[r]) for key, values in attrs.items()])
                 rows.append((item.number, r + 1, empty, times))
         info = fh.create_group("class_info")
         for proto, nums in sorted(numbers.items()):
@@ -997,15 +1003,27 @@ def write_ground_truth(
         tg = gt.create_group("trials")
         n_spikes = np.array([r[4].shape[0] for r in trial_rows], dtype=np.int64)
         md5_of = {k: pool[p].md5 for k, p in stims.items()}
-        tg.create_dataset("unit", data=_str_array([r[0] for r in trial_rows]))
-        tg.create_dataset("stim_md5", data=_str_array([md5_of[r[1]] for r in trial_rows]))
-        tg.create_dataset("stim_number", data=np.array([r[1] for r in trial_rows], dtype=np.int64))
-        tg.create_dataset("trial", data=np.array([r[2] for r in trial_rows], dtype=np.int64))
-        tg.create_dataset("is_empty_scalar", data=np.array([r[3] for r in trial_rows], dtype=bool))
-        tg.create_dataset("offset", data=np.concatenate([[0], np.cumsum(n_spikes)[:-1]]).astype(np.int64) if trial_rows else np.zeros(0, np.int64))
-        tg.create_dataset("n_spikes", data=n_spikes)
-        spikes = np.concatenate([r[4] for r in trial_rows]) if trial_rows else np.zeros(0)
-        tg.create_dataset("spike_times", data=spikes.astype(np.float64))
+        offset = np.concatenate([[0], np.cumsum(n_spikes)[:-1]]).astype(np.int64) if trial_rows else np.zeros(0, np.int64)
+        spikes = np.concatenate([r[4] for r in trial_rows]).astype(np.float64) if trial_rows else np.zeros(0)
+        columns = {
+            "unit": _ascii_array([r[0] for r in trial_rows]),
+            "stim_md5": _ascii_array([md5_of[r[1]] for r in trial_rows]),
+            "stim_number": np.array([r[1] for r in trial_rows], dtype=np.int64),
+            "trial": np.array([r[2] for r in trial_rows], dtype=np.int64),
+            "is_empty_scalar": np.array([r[3] for r in trial_rows], dtype=bool),
+            "offset": offset,
+            "n_spikes": n_spikes,
+            "spike_times": spikes,
+        }
+        for name, data in columns.items():
+            packed = dict(compression="gzip", compression_opts=4, shuffle=True) if data.shape[0] > 0 else {}
+            tg.create_dataset(name, data=data, **packed)
+
+
+def _ascii_array(values: list[str]) -> np.ndarray:
+    """Fixed-length ASCII strings (compressible; read with ``.asstr()``)."""
+    width = max((len(v) for v in values), default=1)
+    return np.array([v.encode("ascii") for v in values], dtype=f"S{max(width, 1)}")
 
 
 def linearised_strf(unit: Unit) -> np.ndarray:
