@@ -467,6 +467,7 @@ class Unit:
 
     @property
     def driven(self) -> bool:
+        """Has a stimulus-driven rate (single and multi units except the silent ones)."""
         return self.strf_components is not None and not self.silent
 
 
@@ -571,8 +572,9 @@ def plan_units(spec: SyntheticSpec, animal: str, band_hz: np.ndarray, dt_ms: flo
             strfs = np.stack([_random_strf(rng, spec, band_hz, dt_ms, lag, float(b)) for b in best])
         if kind in ("noise", "tdt") or silent:
             gain = np.zeros(n_comp)
-        if silent:
+        if silent:  # a valid single unit that never responds: no STRF, spontaneous firing only
             baseline = np.array([spec.silent_spont_hz])
+            strfs = np.zeros_like(strfs)
         sortid, subsort = 0, None
         if i not in no_ss:
             subsort = ss_count.get((site, e), 0) + 1
@@ -633,7 +635,7 @@ def causal_drive(strf_f: np.ndarray, strf_t: np.ndarray, x: np.ndarray, n_out: i
     """
     from scipy.signal import fftconvolve
 
-    y = strf_f @ x  # (P, T)
+    y = np.einsum("pf,ft->pt", strf_f, x)  # (P, T); plain loops, independent of BLAS threads
     full = fftconvolve(y, strf_t, axes=1)  # (P, T + L - 1)
     out = np.zeros((y.shape[0], n_out))
     m = min(n_out, full.shape[1])

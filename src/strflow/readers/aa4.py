@@ -115,6 +115,26 @@ def _numeric_key(name: str):
         return (1, 0, name)
 
 
+def _children(group_id) -> list[str]:
+    return [name.decode("utf-8") for name in group_id]
+
+
+def read_spike_times_lowlevel(stim_id, trial_name: str, where: str) -> np.ndarray | None:
+    """``<trial>/spike_times`` of a stimulus group (low-level ids); ``None`` for -999."""
+    import h5py
+
+    try:  # group then dataset: faster in HDF5 than resolving the two-link path
+        dataset = h5py.h5d.open(h5py.h5g.open(stim_id, trial_name.encode()), b"spike_times")
+    except KeyError:
+        raise ValueError(f"{where}/{trial_name}: trial group without a spike_times dataset") from None
+    out = np.empty(dataset.shape, dtype=np.float64)
+    dataset.read(h5py.h5s.ALL, h5py.h5s.ALL, out, mtype=h5py.h5t.NATIVE_DOUBLE)
+    values = out.ravel()
+    if values.shape[0] == 1 and values[0] == EMPTY_TRIAL_SENTINEL:
+        return None
+    return values
+
+
 def read_spike_times(dataset) -> np.ndarray | None:
     """Spike times (s) of one trial; ``None`` for the empty-trial scalar -999."""
     values = np.atleast_1d(np.asarray(dataset[()], dtype=np.float64)).ravel()
@@ -143,7 +163,7 @@ def read_animal(raw_root: str | Path, animal: str, options: AA4Options = AA4Opti
     for path in files:
         rel = path.relative_to(raw_root).as_posix()
         try:
-            handle = h5py.File(path, "r")
+            handle = h5py.File(path, "r", driver="core", backing_store=False)
         except OSError as exc:
             if options.on_unreadable == "skip":
                 skips.add("unit", rel, f"unreadable HDF5 file: {exc}")
@@ -161,40 +181,42 @@ def read_animal(raw_root: str | Path, animal: str, options: AA4Options = AA4Opti
                 raise ValueError(f"{path}: unknown sortType {raw_sort!r} (expected single, multi, noise or tdt)")
             cell_id = f"{animal}/{path.stem}"
             n_before = len(trials.cell_id)
-            for group_name in sorted(handle.keys()):
-                group = handle[group_name]
-                if group_name in METADATA_GROUPS or not isinstance(group, h5py.Group):
+            # Low-level traversal: h5py's high-level wrappers cost ~0.3 ms per trial,
+            # which dominates a 1.8-million-trial release.
+            root = handle.id
+            for group_name in sorted(_children(root)):
+                group_id = h5py.h5o.open(root, group_name.encode())
+                if group_name in METADATA_GROUPS or not isinstance(group_id, h5py.h5g.GroupID):
                     continue
-                for stim_name in sorted(group.keys(), key=_numeric_key):
-                    stim_group = group[stim_name]
-                    if not isinstance(stim_group, h5py.Group):
+                for stim_name in sorted(_children(group_id), key=_numeric_key):
+                    stim_id = h5py.h5o.open(group_id, stim_name.encode())
+                    if not isinstance(stim_id, h5py.h5g.GroupID):
                         continue
+                    stim_group = h5py.Group(stim_id)
                     where = f"{rel}:/{group_name}/{stim_name}"
                     number, md5 = _stim_identity(stim_group, stim_name, where)
-                    stim_type = decode_attr(stim_group.attrs.get("stim_type", b""))
+                    known = stims.get(number)
+                    if known is not None and known["stim_id"] != md5:
+                        raise ValueError(
+                            f"{where}: stim {number} has md5 {md5} but another unit of {animal} "
+                            f"gives {known['stim_id']}"
+                        )
+                    stim_type = known["type"] if known is not None else decode_attr(stim_group.attrs.get("stim_type", b""))
                     if stim_type not in options.stim_types:
                         skips.add("pair", rel, f"stim_type {stim_type!r} not selected", cell_id, md5)
                         continue
                     if number in bad_stims:
                         skips.add("pair", rel, "stimulus wav missing", cell_id, md5)
                         continue
-                    if number not in stims:
+                    if known is None:
                         row = _register_stim(raw_root, animal, number, md5, stim_type, stim_group, where, options, skips)
                         if row is None:
                             bad_stims.add(number)
                             skips.add("pair", rel, "stimulus wav missing", cell_id, md5)
                             continue
                         stims[number] = row
-                    elif stims[number]["stim_id"] != md5:
-                        raise ValueError(
-                            f"{where}: stim {number} has md5 {md5} but another unit of {animal} "
-                            f"gives {stims[number]['stim_id']}"
-                        )
-                    for trial_name in sorted(stim_group.keys(), key=_numeric_key):
-                        trial_group = stim_group[trial_name]
-                        if not isinstance(trial_group, h5py.Group) or "spike_times" not in trial_group:
-                            raise ValueError(f"{where}/{trial_name}: trial group without a spike_times dataset")
-                        times = read_spike_times(trial_group["spike_times"])
+                    for trial_name in sorted(_children(stim_id), key=_numeric_key):
+                        times = read_spike_times_lowlevel(stim_id, trial_name, where)
                         trial_no = _numeric_key(trial_name)[1]
                         if times is None or (options.empty_trials == "skip" and not np.any(times >= 0)):
                             if options.empty_trials == "skip":
