@@ -65,3 +65,19 @@ def test_bin_pairs_orders_and_groups():
     np.testing.assert_array_equal(summary["n_spikes"], [2, 3, 2])
     np.testing.assert_array_equal(summary["n_empty_trials"], [0, 0, 0])
     np.testing.assert_allclose(summary["mean_rate_hz"], [2 / (2 * 0.015), 3 / (2 * 0.015), 2 / 0.010])
+
+
+def test_stimuli_without_waveform_have_zero_bins_but_keep_trial_counts():
+    # an NS1 DRC: trials exist, no grid (n_bins = 0); it sits between two normal stimuli
+    cell = np.array(["c1"] * 4, dtype=object)
+    stim = np.array(["s1", "drc", "drc", "s2"], dtype=object)
+    trains = [[0.001], [0.5, 0.7], [], [0.006]]
+    offsets = np.r_[0, np.cumsum([len(t) for t in trains])]
+    blocks = bin_pairs(cell, stim, np.array([1, 1, 2, 1]), np.concatenate(trains), offsets,
+                       {"s1": 0, "drc": 1, "s2": 2}, {"s1": 2, "drc": 0, "s2": 2}, {"c1": 0}, 5.0)
+    assert blocks.n_trials.tolist() == [1, 2, 1] and blocks.n_bins.tolist() == [2, 0, 2]
+    assert blocks.block(1).shape == (2, 0)
+    summary = pair_summary(blocks, 5.0)
+    assert summary["n_spikes"].tolist() == [1, 0, 1]
+    assert summary["n_empty_trials"].tolist() == [0, 2, 0]
+    assert np.isnan(summary["mean_rate_hz"][1])

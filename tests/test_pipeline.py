@@ -33,6 +33,8 @@ def build(raw, out, kernel="normalized", dt=5.0):
         steps.smooth_shard(out / "binned" / f"{a}.h5", dict(window_ms=21, kernel=kernel), out / "responses" / f"{a}.h5")
     steps.gather_tables(*[[out / "interim" / a / f"{k}.parquet" for a in ANIMALS] for k in ("neurons", "skipped", "coverage")],
                         {k: out / "tables" / f"{k}.parquet" for k in ("neurons", "skipped", "coverage")})
+    steps.quality([out / "binned" / f"{a}.h5" for a in ANIMALS], out / "tables" / "neurons.parquet",
+                  out / "tables" / "quality.parquet", out / "tables" / "quality_by_stim.parquet")
     return out
 
 
@@ -162,3 +164,22 @@ def test_animals_restriction(built):
     np.testing.assert_array_equal(ds.responses[0][0].numpy(), full.responses[0][3].numpy())
     with pytest.raises(ValueError, match="NoSuchBird"):
         strflow.open_dataset(built, animals=["NoSuchBird"])
+
+
+def test_quality_table_plumbing(built):
+    """Rows per neuron and pair; values equal the metrics on the API's binned blocks,
+    length-weighted by bins (the metric formulas themselves are tested in test_metrics)."""
+    from strflow.metrics import sahani_linden_power
+
+    ds = strflow.open_dataset(built, smoothed=False)
+    q = {r["cell_id"]: r for r in pq.read_table(built / "tables" / "quality.parquet").to_pylist()}
+    by = pq.read_table(built / "tables" / "quality_by_stim.parquet").to_pylist()
+    assert list(q) == [m["cell_id"] for m in ds.nrn_meta] and len(by) == 5
+    n = 1  # e3: stimulus A (11 trials x 100 bins) and B (2 trials x 59 bins)
+    pa_, pb = (sahani_linden_power(ds.responses[s][n].numpy().astype(float)) for s in (0, 1))
+    sp = (pa_.signal * 100 + pb.signal * 59) / 159
+    npow = (pa_.noise * 100 + pb.noise * 59) / 159
+    row = q[ds.nrn_meta[n]["cell_id"]]
+    assert row["n_stimuli"] == 2 and row["signal_power"] == pytest.approx(sp) and row["noise_power"] == pytest.approx(npow)
+    silent = q[ds.nrn_meta[2]["cell_id"]]  # all trials silent: no signal power
+    assert np.isnan(silent["noise_ratio"]) and silent["reason"] != ""

@@ -114,10 +114,10 @@ def bin_pairs(
 def pair_summary(blocks: PairBlocks, dt_ms: float) -> dict[str, np.ndarray]:
     """Per-pair spike totals within the grid window: the coverage table's numbers."""
     trial_sizes = np.repeat(blocks.n_bins, blocks.n_trials).astype(np.int64)
-    trial_starts = np.zeros(trial_sizes.shape[0], dtype=np.int64)
-    np.cumsum(trial_sizes[:-1], out=trial_starts[1:])
-    per_trial = np.add.reduceat(blocks.data, trial_starts) if trial_sizes.shape[0] else np.zeros(0)
-    per_trial = np.where(trial_sizes > 0, per_trial, 0)
+    ends = np.cumsum(trial_sizes)
+    # cumulative sums handle zero-length trials (stimuli without a waveform, n_bins = 0)
+    csum = np.concatenate([[0], np.cumsum(blocks.data, dtype=np.int64)])
+    per_trial = csum[ends] - csum[ends - trial_sizes]
     pair_of_trial = np.repeat(np.arange(len(blocks)), blocks.n_trials)
     n_spikes = np.bincount(pair_of_trial, weights=per_trial, minlength=len(blocks)).astype(np.int64)
     n_empty = np.bincount(pair_of_trial, weights=per_trial == 0, minlength=len(blocks)).astype(np.int32)

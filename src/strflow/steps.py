@@ -26,14 +26,22 @@ def synthesize(raw_dir, ground_truth, animal: str, synthetic: dict, dt_ms: float
     generate_animal(Path(raw_dir).parent, ground_truth, animal, spec, dt_ms, SpectrogramParams.from_config(spectrogram))
 
 
+AA4_READING = ("empty_trials", "on_unreadable", "on_missing_wav", "stim_types")
+NS1_READING = ("spike_rounding",)
+
+
 def read_shard(fmt: str, raw_dir, shard: str, reading: dict, outputs: dict) -> None:
     if fmt == "aa4":
         from strflow.readers.aa4 import AA4Options, read_animal
 
-        opts = dict(reading)
+        opts = {k: v for k, v in reading.items() if k in AA4_READING}
         if "stim_types" in opts:
             opts["stim_types"] = tuple(opts["stim_types"])
         data = read_animal(raw_dir, shard, AA4Options(**opts))
+    elif fmt == "ns1":
+        from strflow.readers.ns1 import NS1Options, read_ns1
+
+        data = read_ns1(raw_dir, NS1Options(**{k: v for k, v in reading.items() if k in NS1_READING}))
     else:
         raise ValueError(f"unknown dataset format {fmt!r}")
     log.info(
@@ -68,7 +76,8 @@ def spectrograms(stims_path, raw_dir, dt_ms: float, params: dict, out) -> None:
         for row in stims:
             if not row["wav"]:
                 continue
-            wave, sr = read_wav(Path(raw_dir) / row["wav"])
+            wave, _ = read_wav(Path(raw_dir) / row["wav"])
+            sr = row["wav_sample_rate"]  # the reader's rate: NS1 headers round 48828.125 Hz to 48828
             spec, freqs_s = mel_spectrogram(wave, sr, dt_ms, sp)
             if spec.shape[1] != row["n_bins"]:
                 raise ValueError(f"{row['wav']}: {spec.shape[1]} frames but the stimulus table says {row['n_bins']} bins")
@@ -143,3 +152,24 @@ def gather_tables(neurons: list, skipped: list, coverage: list, outputs: dict) -
     concat(skipped, outputs["skipped"])
     concat(coverage, outputs["coverage"])
     log.info("tables: %d neurons", table.num_rows)
+
+
+def quality(binned: list, neurons_path, out, out_by_stim) -> None:
+    from strflow.quality import quality_rows, tables
+    from strflow.readers.shard import write_parquet
+    from strflow.store import read_blocks
+
+    neurons = pq.read_table(neurons_path, columns=["cell_id", "shard"]).to_pylist()
+    rows, pairs = [], []
+    for path in binned:  # one shard in memory at a time
+        blocks, _ = read_blocks(path)
+        shard = Path(path).stem
+        cells = [n["cell_id"] for n in neurons if n["shard"] == shard]
+        r, p = quality_rows(blocks, cells)
+        rows += r
+        pairs += p
+    per_neuron, per_pair = tables(rows, pairs)
+    write_parquet(per_neuron, out)
+    write_parquet(per_pair, out_by_stim)
+    ok = np.isfinite(per_neuron.column("noise_ratio").to_numpy(zero_copy_only=False))
+    log.info("quality: %d neurons, %d with a finite noise ratio", per_neuron.num_rows, int(ok.sum()))

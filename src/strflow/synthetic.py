@@ -87,8 +87,8 @@ where the attribute is missing), ``string_style``.  Datasets (none for corrupt f
 ``baseline_hz``, ``gain``, ``drive_mean``, ``drive_std`` (C,) per process (C = 1,
 or 2 for multi units; gain 0 for noise/tdt/silent); for single and multi units
 ``strf_components`` (C, F, L) and ``strf`` (F, L): the unit-norm linearisation
-``sum_c baseline_c * gain_c / drive_std_c * w_c`` (= ``w`` for a single unit; zeros
-for the silent unit).
+``sum_c baseline_c * gain_c / drive_std_c * w_c`` (= ``w`` for a single unit; both
+are zeros for the silent unit, whose ``baseline_hz`` is its pre-onset rate).
 
 ``/stims``: datasets ``md5`` (str), ``number`` (int, this bird's K), ``type``,
 ``class``, ``duration_s``, ``n_samples``, ``sample_rate``, ``pool_index``, sorted by
@@ -172,7 +172,15 @@ class SyntheticSpec:
     trial_attrs: tuple[str, ...] = ("bg_rate",)
 
     def __post_init__(self) -> None:
-        for name in ("song_duration_s", "call_duration_s", "noise_duration_s", "baseline_hz", "gain", "latency_ms", "best_freq_hz"):
+        for name in (
+            "song_duration_s",
+            "call_duration_s",
+            "noise_duration_s",
+            "baseline_hz",
+            "gain",
+            "latency_ms",
+            "best_freq_hz",
+        ):
             value = tuple(float(v) for v in getattr(self, name))
             if len(value) != 2 or not 0 <= value[0] <= value[1]:
                 raise ValueError(f"{name} must be a (low, high) pair with 0 <= low <= high, got {value}")
@@ -187,7 +195,9 @@ class SyntheticSpec:
         if self.seed < 0:
             raise ValueError("seed must be >= 0")
         if not 1 <= self.stims_per_animal <= self.n_stims:
-            raise ValueError(f"stims_per_animal ({self.stims_per_animal}) must be in 1..n_stims ({self.n_stims})")
+            raise ValueError(
+                f"stims_per_animal ({self.stims_per_animal}) must be in 1..n_stims ({self.n_stims})"
+            )
         if self.n_trials < 1 or self.corrupt_units < 0 or self.units_per_site < 1:
             raise ValueError("n_trials and units_per_site must be >= 1, corrupt_units >= 0")
         if not 0 < self.coverage <= 1:
@@ -282,7 +292,9 @@ def _syllable(rng: np.random.Generator, n: int, sr: float) -> np.ndarray:
         sound = band_noise(rng, n, sr, low, min(low * rng.uniform(1.5, 4), _HARMONIC_CEILING_HZ))
     else:
         f0 = rng.uniform(400, 1500)
-        sound = harmonic_stack(rng, n, sr, f0, float(np.clip(f0 * 2 ** rng.uniform(-0.8, 0.5), 400, 1500)), rng.uniform(0, 0.06))
+        sound = harmonic_stack(
+            rng, n, sr, f0, float(np.clip(f0 * 2 ** rng.uniform(-0.8, 0.5), 400, 1500)), rng.uniform(0, 0.06)
+        )
     sound = sound / max(np.abs(sound).max(), 1e-12)
     return sound * _envelope(n, sr) * rng.uniform(0.4, 1.0)
 
@@ -325,14 +337,18 @@ def synth_call(rng: np.random.Generator, n: int, sr: float) -> np.ndarray:
     return out
 
 
-def _smooth_walk(rng: np.random.Generator, n: int, sr: float, low: float, high: float, knot_hz: float = 3.0) -> np.ndarray:
+def _smooth_walk(
+    rng: np.random.Generator, n: int, sr: float, low: float, high: float, knot_hz: float = 3.0
+) -> np.ndarray:
     """Slowly varying random trajectory in [low, high] (linear interpolation of knots)."""
     n_knots = max(2, int(np.ceil(n / sr * knot_hz)) + 1)
     knots = rng.uniform(low, high, n_knots)
     return np.interp(np.linspace(0, n_knots - 1, n), np.arange(n_knots), knots)
 
 
-def synth_mlnoise(rng: np.random.Generator, n: int, sr: float, n_tones: int = 60, depth_db: float = 30.0) -> np.ndarray:
+def synth_mlnoise(
+    rng: np.random.Generator, n: int, sr: float, n_tones: int = 60, depth_db: float = 30.0
+) -> np.ndarray:
     """Modulation-limited ripple noise: log-spaced tones over 250-8000 Hz with a moving ripple."""
     low, high = _RIPPLE_BAND_HZ
     octaves = np.log2(high / low)
@@ -401,7 +417,11 @@ def make_pool_stim(spec: SyntheticSpec, index: int, stim_type: str) -> PoolStim:
     """Pool sound ``index``: a function of (seed, index, type, durations, rate) only."""
     rng = rng_for(spec.seed, "pool", index)
     sr = spec.sample_rate
-    low, high = {"song": spec.song_duration_s, "call": spec.call_duration_s, "mlnoise": spec.noise_duration_s}[stim_type]
+    low, high = {
+        "song": spec.song_duration_s,
+        "call": spec.call_duration_s,
+        "mlnoise": spec.noise_duration_s,
+    }[stim_type]
     n = int(round(rng.uniform(low, high) * sr))
     if stim_type == "song":
         wave, cls = synth_song(rng, n, sr), "song"
@@ -496,35 +516,63 @@ def n_lags(spec: SyntheticSpec, dt_ms: float) -> int:
 
 
 def gabor_strf(
-    band_hz: np.ndarray, dt_ms: float, n_lag: int, best_hz: float, bw_oct: float, flank: float,
-    latency_ms: float, width_ms: float, period_ms: float, phase: float,
+    band_hz: np.ndarray,
+    dt_ms: float,
+    n_lag: int,
+    best_hz: float,
+    bw_oct: float,
+    flank: float,
+    latency_ms: float,
+    width_ms: float,
+    period_ms: float,
+    phase: float,
 ) -> np.ndarray:
     """Separable STRF (F, L): Gabor in log-frequency x Gaussian-windowed cosine in lag, unit norm."""
     x = np.log2(np.maximum(band_hz, 1.0) / best_hz)
     freq = np.exp(-0.5 * (x / bw_oct) ** 2) - flank * np.exp(-0.5 * (x / (2.5 * bw_oct)) ** 2)
     t = (np.arange(n_lag) + 0.5) * dt_ms
-    lag = np.exp(-0.5 * ((t - latency_ms) / width_ms) ** 2) * np.cos(2 * np.pi * (t - latency_ms) / period_ms + phase)
+    lag = np.exp(-0.5 * ((t - latency_ms) / width_ms) ** 2) * np.cos(
+        2 * np.pi * (t - latency_ms) / period_ms + phase
+    )
     strf = np.outer(freq, lag)
     norm = np.linalg.norm(strf)
     return strf / norm if norm > 0 else strf
 
 
-def _random_strf(rng: np.random.Generator, spec: SyntheticSpec, band_hz: np.ndarray, dt_ms: float, n_lag: int, best_hz: float) -> np.ndarray:
+def _random_strf(
+    rng: np.random.Generator,
+    spec: SyntheticSpec,
+    band_hz: np.ndarray,
+    dt_ms: float,
+    n_lag: int,
+    best_hz: float,
+) -> np.ndarray:
     latency = rng.uniform(*spec.latency_ms)
     return gabor_strf(
-        band_hz, dt_ms, n_lag, best_hz,
-        bw_oct=rng.uniform(0.2, 0.6), flank=rng.uniform(0.0, 0.5),
-        latency_ms=latency, width_ms=max(rng.uniform(5.0, 15.0), 1.5 * dt_ms),
-        period_ms=max(rng.uniform(30.0, 80.0), 4 * dt_ms), phase=rng.uniform(-0.5, 0.5),
+        band_hz,
+        dt_ms,
+        n_lag,
+        best_hz,
+        bw_oct=rng.uniform(0.2, 0.6),
+        flank=rng.uniform(0.0, 0.5),
+        latency_ms=latency,
+        width_ms=max(rng.uniform(5.0, 15.0), 1.5 * dt_ms),
+        period_ms=max(rng.uniform(30.0, 80.0), 4 * dt_ms),
+        phase=rng.uniform(-0.5, 0.5),
     )
 
 
 def _kinds(spec: SyntheticSpec, animal: str) -> list[tuple[str, bool, str]]:
     """(kind, silent, sortType) of every unit index, in a seeded order."""
     c = unit_counts(spec)
-    rows = ([("noise", False, "noise")] * c["noise"] + [("tdt", False, "tdt")] * c["tdt"]
-            + [("multi", False, "multi")] * c["multi"] + [("single", True, "single")] * c["silent"]
-            + [("single", False, "singl")] * c["singl"] + [("single", False, "single")] * (c["single"] - c["singl"]))
+    rows = (
+        [("noise", False, "noise")] * c["noise"]
+        + [("tdt", False, "tdt")] * c["tdt"]
+        + [("multi", False, "multi")] * c["multi"]
+        + [("single", True, "single")] * c["silent"]
+        + [("single", False, "singl")] * c["singl"]
+        + [("single", False, "single")] * (c["single"] - c["singl"])
+    )
     order = rng_for(spec.seed, animal, "kinds").permutation(len(rows))
     return [rows[i] for i in order]
 
@@ -543,11 +591,17 @@ def plan_units(spec: SyntheticSpec, animal: str, band_hz: np.ndarray, dt_ms: flo
     n_sites = math.ceil(u / spec.units_per_site)
     lay = rng_for(spec.seed, animal, "layout")
     site_of = np.sort(np.arange(u) % n_sites) + 1
-    site_depth = {s: (int(lay.integers(16, 60)) * 50, int(lay.integers(16, 60)) * 50) for s in range(1, n_sites + 1)}
+    site_depth = {
+        s: (int(lay.integers(16, 60)) * 50, int(lay.integers(16, 60)) * 50) for s in range(1, n_sites + 1)
+    }
     no_ss = {i for i, k in enumerate(kinds) if k[0] in ("noise", "tdt")}
-    no_ss |= _pick(lay, [i for i, k in enumerate(kinds) if k[0] not in ("noise", "tdt")], spec.no_subsort_fraction, 1)
+    no_ss |= _pick(
+        lay, [i for i, k in enumerate(kinds) if k[0] not in ("noise", "tdt")], spec.no_subsort_fraction, 1
+    )
     missing = sorted(_pick(lay, list(range(u)), spec.missing_depth_fraction, 2))
-    missing_pattern = {int(i): ("l", "r", "lr")[j % 3] for j, i in enumerate(lay.permutation(missing))} if missing else {}
+    missing_pattern = (
+        {int(i): ("l", "r", "lr")[j % 3] for j, i in enumerate(lay.permutation(missing))} if missing else {}
+    )
     electrodes = lay.integers(1, 33, u)
     lag = n_lags(spec, dt_ms)
     units: list[Unit] = []
@@ -579,8 +633,22 @@ def plan_units(spec: SyntheticSpec, animal: str, band_hz: np.ndarray, dt_ms: flo
         if i not in no_ss:
             subsort = ss_count.get((site, e), 0) + 1
             ss_count[(site, e)] = subsort
-        unit = Unit(i, kind, silent, sort_raw, site, e, sortid, subsort, ldepth, rdepth,
-                    STRING_STYLES[i % len(STRING_STYLES)], baseline, gain, strfs)
+        unit = Unit(
+            i,
+            kind,
+            silent,
+            sort_raw,
+            site,
+            e,
+            sortid,
+            subsort,
+            ldepth,
+            rdepth,
+            STRING_STYLES[i % len(STRING_STYLES)],
+            baseline,
+            gain,
+            strfs,
+        )
         while (name := unit_file_name(unit)) in used:
             unit.sortid += 1
         unit.name = name
@@ -649,7 +717,9 @@ def _rank1(strf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return u[:, 0] * s[0], vt[0]
 
 
-def drive_statistics(factors: tuple[np.ndarray, np.ndarray], xs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def drive_statistics(
+    factors: tuple[np.ndarray, np.ndarray], xs: list[np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
     """Mean and std of each process's drive over all in-stimulus bins of the pool."""
     f, t = factors
     total = np.zeros(f.shape[0])
@@ -685,7 +755,9 @@ def poisson_spikes(
     return counts.sum(axis=2), times[order]
 
 
-def unit_rates(unit: Unit, drive: np.ndarray | None, n_pre: int, n_stim: int, n_post: int, max_rate: float) -> np.ndarray:
+def unit_rates(
+    unit: Unit, drive: np.ndarray | None, n_pre: int, n_stim: int, n_post: int, max_rate: float
+) -> np.ndarray:
     """Rate (Hz) over the pre, stimulus and post bins; ``drive`` (C, n_stim + n_post) is raw."""
     n = n_pre + n_stim + n_post
     rates = np.empty(n)
@@ -709,8 +781,12 @@ class StimSpikes:
 
 
 def simulate(
-    spec: SyntheticSpec, animal: str, units: list[Unit], stims: dict[int, int],
-    xs: list[np.ndarray], dt_ms: float,
+    spec: SyntheticSpec,
+    animal: str,
+    units: list[Unit],
+    stims: dict[int, int],
+    xs: list[np.ndarray],
+    dt_ms: float,
 ) -> dict[int, list[StimSpikes]]:
     """Spikes of every unit for every stimulus it heard: {unit index: [StimSpikes, ...]}."""
     driven = [u for u in units if u.driven]
@@ -742,10 +818,14 @@ def simulate(
         x = xs[pool_index]
         n_stim = x.shape[1]
         drive = causal_drive(factors[0], factors[1], x, n_stim + n_post) if owner else None
-        rates = np.stack([
-            unit_rates(u, drive[rows[u.index]] if u.driven else None, n_pre, n_stim, n_post, spec.max_rate_hz)
-            for u in listeners
-        ])
+        rates = np.stack(
+            [
+                unit_rates(
+                    u, drive[rows[u.index]] if u.driven else None, n_pre, n_stim, n_post, spec.max_rate_hz
+                )
+                for u in listeners
+            ]
+        )
         rng = rng_for(spec.seed, animal, "spikes", pool_index)
         counts, times = poisson_spikes(rng, rates, spec.n_trials, dt_ms, -n_pre)
         unit_totals = counts.sum(axis=1)
@@ -801,7 +881,9 @@ class _LowLevel:
     def group(self, parent_id, name: str):
         return self._h5g.create(parent_id, name.encode(), None, self.gcpl)
 
-    def trial(self, parent_id, name: bytes, times: np.ndarray, ids: np.ndarray, attrs: list[tuple[str, float]]) -> None:
+    def trial(
+        self, parent_id, name: bytes, times: np.ndarray, ids: np.ndarray, attrs: list[tuple[str, float]]
+    ) -> None:
         """Trial group ``name`` with ``spike_times`` and ``spike_ids`` (the scalar -999
         when there is no spike) and float attributes: the hot loop, kept lean."""
         h5s, h5d = self._h5s, self._h5d
@@ -840,7 +922,9 @@ def _vlen_str_dtype() -> np.dtype:
     return h5py.string_dtype("utf-8")
 
 
-def _trial_attr_values(times: np.ndarray, offsets: np.ndarray, duration_s: float, spec: SyntheticSpec) -> dict[str, np.ndarray]:
+def _trial_attr_values(
+    times: np.ndarray, offsets: np.ndarray, duration_s: float, spec: SyntheticSpec
+) -> dict[str, np.ndarray]:
     """Upstream-like per-trial attributes for one stimulus (vectorised over trials)."""
     trial = np.repeat(np.arange(offsets.shape[0] - 1), np.diff(offsets))
     n_pre = np.bincount(trial[times < 0], minlength=offsets.shape[0] - 1)
@@ -855,8 +939,14 @@ def _trial_attr_values(times: np.ndarray, offsets: np.ndarray, duration_s: float
 
 
 def write_unit_file(
-    path: Path, unit: Unit, spikes: list[StimSpikes], pool: tuple[PoolStim, ...], stims: dict[int, int],
-    spec: SyntheticSpec, animal: str, ll: _LowLevel,
+    path: Path,
+    unit: Unit,
+    spikes: list[StimSpikes],
+    pool: tuple[PoolStim, ...],
+    stims: dict[int, int],
+    spec: SyntheticSpec,
+    animal: str,
+    ll: _LowLevel,
 ) -> list[tuple[int, int, bool, np.ndarray]]:
     """Write one unit file; returns (stim number, trial, is_empty_scalar, times) per trial."""
     import h5py
@@ -899,8 +989,13 @@ def write_unit_file(
             for r in range(spec.n_trials):
                 times = item.times[offsets[r] : offsets[r + 1]]
                 empty = times.shape[0] == 0
-                ll.trial(sg, trial_names[r], times, ids[offsets[r] : offsets[r + 1]],
-                         [(key, values[r]) for key, values in attrs.items()])
+                ll.trial(
+                    sg,
+                    trial_names[r],
+                    times,
+                    ids[offsets[r] : offsets[r + 1]],
+                    [(key, values[r]) for key, values in attrs.items()],
+                )
                 rows.append((item.number, r + 1, empty, times))
         info = fh.create_group("class_info")
         for proto, nums in sorted(numbers.items()):
@@ -921,7 +1016,8 @@ def corrupt_file_bytes(spec: SyntheticSpec, animal: str, i: int) -> bytes:
 
 def corrupt_file_name(spec: SyntheticSpec, animal: str, i: int, n_sites: int) -> str:
     rng = rng_for(spec.seed, animal, "corrupt-name", i)
-    return f"Site{n_sites + 1}_L{int(rng.integers(16, 60)) * 50}R{int(rng.integers(16, 60)) * 50}_e{int(rng.integers(1, 33))}_s{i}_ss1.h5"
+    ld, rd, electrode = int(rng.integers(16, 60)) * 50, int(rng.integers(16, 60)) * 50, int(rng.integers(1, 33))
+    return f"Site{n_sites + 1}_L{ld}R{rd}_e{electrode}_s{i}_ss1.h5"
 
 
 def _str_array(values: list[str]) -> np.ndarray:
@@ -931,9 +1027,19 @@ def _str_array(values: list[str]) -> np.ndarray:
 
 
 def write_ground_truth(
-    path: Path, animal: str, spec: SyntheticSpec, dt_ms: float, params: SpectrogramParams,
-    band_hz: np.ndarray, mean: np.ndarray, std: np.ndarray, units: list[Unit], corrupt: list[str],
-    pool: tuple[PoolStim, ...], stims: dict[int, int], trial_rows: list[tuple[str, int, int, bool, np.ndarray]],
+    path: Path,
+    animal: str,
+    spec: SyntheticSpec,
+    dt_ms: float,
+    params: SpectrogramParams,
+    band_hz: np.ndarray,
+    mean: np.ndarray,
+    std: np.ndarray,
+    units: list[Unit],
+    corrupt: list[str],
+    pool: tuple[PoolStim, ...],
+    stims: dict[int, int],
+    trial_rows: list[tuple[str, int, int, bool, np.ndarray]],
 ) -> None:
     import h5py
 
@@ -969,12 +1075,20 @@ def write_ground_truth(
             h = ug.create_group(unit.name)
             skipped = unit.kind in ("noise", "tdt")
             h.attrs.update(
-                file=f"{animal}/{unit.name}", cell_id=f"{animal}/{unit.name[:-3]}", sort_type_raw=unit.sort_type_raw,
-                expected="skipped" if skipped else "kept", skip_reason=f"sort type {unit.kind}" if skipped else "",
-                kind=unit.kind, silent=unit.silent, site=f"Site{unit.site}", electrode=unit.electrode,
-                sortid=unit.sortid, subsort_id=-1 if unit.subsort is None else unit.subsort,
+                file=f"{animal}/{unit.name}",
+                cell_id=f"{animal}/{unit.name[:-3]}",
+                sort_type_raw=unit.sort_type_raw,
+                expected="skipped" if skipped else "kept",
+                skip_reason=f"sort type {unit.kind}" if skipped else "",
+                kind=unit.kind,
+                silent=unit.silent,
+                site=f"Site{unit.site}",
+                electrode=unit.electrode,
+                sortid=unit.sortid,
+                subsort_id=-1 if unit.subsort is None else unit.subsort,
                 ldepth=np.nan if unit.ldepth is None else unit.ldepth,
-                rdepth=np.nan if unit.rdepth is None else unit.rdepth, string_style=unit.string_style,
+                rdepth=np.nan if unit.rdepth is None else unit.rdepth,
+                string_style=unit.string_style,
                 n_stims_heard=len(unit.heard),
             )
             h.create_dataset("baseline_hz", data=unit.baseline_hz)
@@ -987,9 +1101,21 @@ def write_ground_truth(
         for name in corrupt:
             h = ug.create_group(name)
             h.attrs.update(
-                file=f"{animal}/{name}", cell_id=f"{animal}/{name[:-3]}", sort_type_raw="", expected="skipped",
-                skip_reason="unreadable file", kind="corrupt", silent=False, site="", electrode=-1, sortid=-1,
-                subsort_id=-1, ldepth=np.nan, rdepth=np.nan, string_style="", n_stims_heard=0,
+                file=f"{animal}/{name}",
+                cell_id=f"{animal}/{name[:-3]}",
+                sort_type_raw="",
+                expected="skipped",
+                skip_reason="unreadable file",
+                kind="corrupt",
+                silent=False,
+                site="",
+                electrode=-1,
+                sortid=-1,
+                subsort_id=-1,
+                ldepth=np.nan,
+                rdepth=np.nan,
+                string_style="",
+                n_stims_heard=0,
             )
         sg = gt.create_group("stims")
         numbers = sorted(stims)
@@ -1005,7 +1131,11 @@ def write_ground_truth(
         tg = gt.create_group("trials")
         n_spikes = np.array([r[4].shape[0] for r in trial_rows], dtype=np.int64)
         md5_of = {k: pool[p].md5 for k, p in stims.items()}
-        offset = np.concatenate([[0], np.cumsum(n_spikes)[:-1]]).astype(np.int64) if trial_rows else np.zeros(0, np.int64)
+        offset = (
+            np.concatenate([[0], np.cumsum(n_spikes)[:-1]]).astype(np.int64)
+            if trial_rows
+            else np.zeros(0, np.int64)
+        )
         spikes = np.concatenate([r[4] for r in trial_rows]).astype(np.float64) if trial_rows else np.zeros(0)
         columns = {
             "unit": _ascii_array([r[0] for r in trial_rows]),
@@ -1087,8 +1217,21 @@ def generate_animal(
     corrupt = [corrupt_file_name(spec, animal, i, n_sites) for i in range(spec.corrupt_units)]
     for i, name in enumerate(corrupt):
         (folder / name).write_bytes(corrupt_file_bytes(spec, animal, i))
-    write_ground_truth(Path(ground_truth_path), animal, spec, dt_ms, spectrogram_params, band_hz, mean, std,
-                       sorted(units, key=lambda u: u.name), corrupt, pool, stims, trial_rows)
+    write_ground_truth(
+        Path(ground_truth_path),
+        animal,
+        spec,
+        dt_ms,
+        spectrogram_params,
+        band_hz,
+        mean,
+        std,
+        sorted(units, key=lambda u: u.name),
+        corrupt,
+        pool,
+        stims,
+        trial_rows,
+    )
 
 
 __all__ = ["SyntheticSpec", "generate_animal", "stimulus_pool", "pool_spectrograms", "CALL_CLASSES"]

@@ -50,11 +50,14 @@ def raw_dir(wildcards):
 def raw_shard_path(ds, shard):
     """The raw folder of one shard; a clear error when a real dataset is absent."""
     s = SETTINGS[ds]
-    path = f"{s.raw_dir}/{shard}"
+    # AA4 has one raw folder per bird; the other formats are a single release folder.
+    path = f"{s.raw_dir}/{shard}" if s.format == "aa4" else s.raw_dir
     if s.source != "synthetic" and not Path(path).is_dir():
         raise WorkflowError(
             f"Dataset '{s.name}' ({s.format}, source: {s.source}): raw folder '{path}' not found. "
-            f"Extract the CRCNS archives so that '{s.raw_dir}/<AnimalID>/' holds the unit files, "
+            f"Extract the release so that '{s.raw_dir}' holds it"
+            + (" ('<AnimalID>/' folders of unit files)" if s.format == "aa4" else "")
+            + ", "
             f"or point 'datasets.{s.name}.path' (source: local) at an existing extracted copy "
             "in a config file passed with --configfile. strflow never substitutes synthetic data."
         )

@@ -10,6 +10,7 @@ rule qc:
             "coverage.parquet",
             "skipped.parquet",
         ),
+        quality="results/{ds}/tables/quality.parquet",
         spectrograms="results/{ds}/spectrograms.h5",
         responses=shard_files("results/{ds}/responses/{shard}.h5"),
     output:

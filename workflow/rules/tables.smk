@@ -19,3 +19,23 @@ rule tables:
         runtime=5,
     script:
         "../scripts/tables.py"
+
+
+rule quality:
+    input:
+        binned=shard_files("results/{ds}/binned/{shard}.h5"),
+        neurons="results/{ds}/tables/neurons.parquet",
+    output:
+        quality="results/{ds}/tables/quality.parquet",
+        by_stim="results/{ds}/tables/quality_by_stim.parquet",
+    log:
+        "results/{ds}/logs/quality.log",
+    benchmark:
+        "results/{ds}/benchmarks/quality.tsv"
+    conda:
+        "../../envs/responses.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    script:
+        "../scripts/quality.py"
