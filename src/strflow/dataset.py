@@ -149,6 +149,8 @@ class NeuralDataset:
             np.array([cell_index.get(c, -1) for c in coverage.column("cell_id").to_pylist()], dtype=np.int64),
         )
         self.coverage = coverage  # pyarrow Table: one row per heard pair (tables/coverage.parquet)
+        quality = tables / "quality.parquet"
+        self.quality = pq.read_table(quality) if quality.is_file() else None  # per-neuron noise ceiling
         self._folder = folder
         self._spikes: dict[str, tuple] = {}
         self.I: list[int] = []

@@ -60,11 +60,21 @@ def normalise_rows(x: np.ndarray) -> np.ndarray:
     return x / peak
 
 
+def electrode_keys(ds: NeuralDataset) -> tuple[str, str]:
+    """Sort keys of the electrode page: AA4 (electrode, subsort_id); NS1 (electrode_number, depth_um)."""
+    meta = ds.nrn_meta[0] if ds.nrn_meta else {}
+    return ("electrode", "subsort_id") if "electrode" in meta else ("electrode_number", "depth_um")
+
+
 def electrode_order(ds: NeuralDataset) -> list[int]:
-    return sorted(
-        range(ds.N_neurons),
-        key=lambda n: (ds.nrn_meta[n].get("electrode") or 0, ds.nrn_meta[n].get("subsort_id") or 0, n),
-    )
+    first, second = electrode_keys(ds)
+
+    def key(n: int):
+        m = ds.nrn_meta[n]
+        value = m.get(second)
+        return (m.get(first) or 0, value if value is not None and value == value else 0, n)
+
+    return sorted(range(ds.N_neurons), key=key)
 
 
 def _extent(ds: NeuralDataset, t: int, rows: int) -> list[float]:
@@ -88,6 +98,15 @@ def page_summary(ds: NeuralDataset):
         f"heard (stimulus, neuron) pairs: {int(masks.sum())} of {masks.size} ({masks.mean():.1%})",
         f"skip records: {len(ds.skipped)}",
     ]
+    if ds.quality is not None and ds.quality.num_rows:
+        q = {c: ds.quality.column(c).to_numpy(zero_copy_only=False) for c in ("noise_ratio", "ccmax_sp", "ccmax_split")}
+        finite = np.isfinite(q["noise_ratio"])
+        lines.insert(-1, (
+            f"noise ceiling (binned counts): median CCmax {np.nanmedian(q['ccmax_sp']):.2f} (SP), "
+            f"{np.nanmedian(q['ccmax_split']):.2f} (split halves); median noise ratio "
+            f"{np.median(q['noise_ratio'][finite]) if finite.any() else float('nan'):.1f}; "
+            f"{int((~finite).sum())} neuron(s) without a finite noise ratio (SP <= 0)"
+        ))
     lines += [f"    {n:5d} x {what}: {reason}" for (what, reason), n in sorted(reasons.items())[:18]]
     if len(reasons) > 18:
         lines.append(f"    ... {len(reasons) - 18} more reasons (see tables/skipped.parquet)")
@@ -186,16 +205,18 @@ def page_population(ds: NeuralDataset, s: int, psth: np.ndarray):
 
 def page_population_by_electrode(ds: NeuralDataset, s: int, psth: np.ndarray):
     order = electrode_order(ds)
-    fig, axes = _population_axes(ds, s, normalise_rows(psth)[order], f"stimulus s={s}: cells sorted by (electrode, subsort_id)")
+    first, second = electrode_keys(ds)
+    fig, axes = _population_axes(ds, s, normalise_rows(psth)[order], f"stimulus s={s}: cells sorted by ({first}, {second})")
     ax = axes[1]
-    ax.set_ylabel("neuron (sorted by electrode, subsort_id)")
-    electrodes = [ds.nrn_meta[n].get("electrode") or 0 for n in order]
+    ax.set_ylabel(f"neuron (sorted by {first}, {second})")
+    electrodes = [ds.nrn_meta[n].get(first) or 0 for n in order]
     ax2 = ax.twinx()
     ax2.set_ylim(ax.get_ylim())
     step = max(1, math.ceil(len(order) / 40))
     ax2.set_yticks(np.arange(len(order))[::step] + 0.5, [f"e{e}" for e in electrodes[::step]], fontsize=6)
     ax2.set_ylabel("electrode")
-    boundary = next((y for y, e in enumerate(electrodes) if e > 16), None)
+    # AA4: two 16-channel arrays, so e16/e17 is the candidate hemisphere boundary
+    boundary = next((y for y, e in enumerate(electrodes) if e > 16), None) if first == "electrode" else None
     if boundary is not None and boundary > 0:
         ax.axhline(boundary, color="red", ls="--", lw=1)
         ax.text(0.99, boundary + 0.3, "e16/e17 boundary", color="red", ha="right", va="bottom",
