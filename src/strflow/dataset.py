@@ -82,9 +82,12 @@ class _Responses(Sequence):
     def _shard(self, shard: str):
         if shard not in self._loaded:
             blocks, attrs = read_blocks(self._folder / self._kind / f"{shard}.h5")
+            # blocks of stimuli without a spectrogram (NS1 DRCs) or of neurons outside
+            # this dataset view (neuron filter, animals=) are not addressable
             lookup = {
                 (self._stim_index[s], self._cell_index[c]): p
                 for p, (s, c) in enumerate(zip(blocks.stim_id, blocks.cell_id))
+                if s in self._stim_index and c in self._cell_index
             }
             self._loaded[shard] = (blocks, lookup)
         return self._loaded[shard]
@@ -212,6 +215,14 @@ class NeuralDataset:
 
     def select_pop_by_nrn_predicate(self, fn: Callable[[dict], bool]) -> list[int]:
         self.I = [n for n, m in enumerate(self.nrn_meta) if _safe(fn, m)]
+        return self.I
+
+    def select_pop_by_filter(self, spec: dict) -> list[int]:
+        """Neurons passing a declarative filter (the config's ``neuron_filter`` syntax,
+        see :mod:`strflow.selection`), e.g. ``strflow.selection.NS1_VALID73``."""
+        from strflow.selection import check
+
+        self.I = [n for n, m in enumerate(self.nrn_meta) if not check(m, spec)]
         return self.I
 
     def select_pop_by_stim_attr(self, key: str, value) -> list[int]:

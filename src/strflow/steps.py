@@ -144,14 +144,34 @@ def smooth_shard(binned_path, smoothing: dict, out) -> None:
     log.info("smoothed %d pairs with a %d-tap %s Hanning kernel", len(blocks), kernel.size, smoothing["kernel"])
 
 
-def gather_tables(neurons: list, skipped: list, coverage: list, outputs: dict) -> None:
-    from strflow.tables import check_unique, concat
+def gather_tables(neurons: list, skipped: list, coverage: list, outputs: dict, neuron_filter: dict | None = None) -> None:
+    """Concatenate the shards' tables; neurons failing ``neuron_filter`` are moved to
+    ``skipped`` with the failed condition as the reason (and out of ``coverage``)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
-    table = concat(neurons, outputs["neurons"])
+    from strflow.readers.shard import SKIPPED_SCHEMA, write_parquet
+    from strflow.selection import check
+    from strflow.tables import check_unique, read_tables
+
+    table = pa.concat_tables(read_tables(neurons), promote_options="permissive")
     check_unique(table, "cell_id", "neuron")
-    concat(skipped, outputs["skipped"])
-    concat(coverage, outputs["coverage"])
-    log.info("tables: %d neurons", table.num_rows)
+    skips = pa.concat_tables(read_tables(skipped), promote_options="permissive")
+    cov = pa.concat_tables(read_tables(coverage), promote_options="permissive")
+    if neuron_filter:
+        rows = table.to_pylist()
+        reasons = [check(r, neuron_filter) for r in rows]
+        keep = pa.array([not r for r in reasons])
+        dropped = [dict(what="unit", file=row["file"], reason=why, cell_id=row["cell_id"], stim_id=None, trial=None)
+                   for row, why in zip(rows, reasons) if why]
+        table = table.filter(keep)
+        cov = cov.filter(pc.is_in(cov.column("cell_id"), table.column("cell_id")))
+        skips = pa.concat_tables([skips, pa.Table.from_pylist(dropped, schema=SKIPPED_SCHEMA)])
+        log.info("neuron filter %s: %d of %d neurons kept", neuron_filter, table.num_rows, len(rows))
+    write_parquet(table, outputs["neurons"])
+    write_parquet(skips, outputs["skipped"])
+    write_parquet(cov, outputs["coverage"])
+    log.info("tables: %d neurons, %d heard pairs, %d skip records", table.num_rows, cov.num_rows, skips.num_rows)
 
 
 def quality(binned: list, neurons_path, out, out_by_stim) -> None:

@@ -100,3 +100,7 @@ def synthetic_model(key):
 
 def dataset_format(wildcards):
     return SETTINGS[wildcards.ds].format
+
+
+def neuron_filter(wildcards):
+    return config["datasets"][wildcards.ds].get("neuron_filter") or {}

@@ -17,6 +17,8 @@ rule tables:
     resources:
         mem_mb=1000,
         runtime=5,
+    params:
+        neuron_filter=neuron_filter,
     script:
         "../scripts/tables.py"
 

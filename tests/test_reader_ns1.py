@@ -1,0 +1,310 @@
+"""The NS1 reader: a hand-built release in tmp_path, and (with $STRFLOW_REAL_DATA) the real copy."""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.io
+import soundfile as sf
+from conftest import real_data_dir
+
+from strflow.readers.ns1 import (
+    DRC_SKIP_REASON,
+    MISSING_UNIT_REASON,
+    NEURONS_SCHEMA,
+    NS1Options,
+    is_valid73,
+    read_metadata,
+    read_ns1,
+)
+
+WAV1 = "source.1.sound.0.snr.0.token.0.fw.2.frozen.{}"
+WAV2 = "source.2.sound.0.snr.0.token.0.fw.1.frozen.{}"
+WAV_NAMES = [WAV1.format(k) for k in range(1, 13)] + [WAV2.format(k) for k in range(1, 9)]
+
+# Four listed units.  U2's file is absent; U3 exists only as cluster.03.data_1.mat.
+U1 = "expA_1x32/P01-SH.En.C.D/cluster.01.data"
+U2 = "expA_1x32/P01-SH.En.C.D/cluster.02.data"
+U3 = "dataX/E1/cluster.03.data"
+U4 = "expB_4x8/P02-SH_En_C.Lsh1/cluster.04.data"
+METADATA = [
+    # path, NrOfElectrodes, ElectrodeNumber, depth (dtype as in the release: mixed), NoiseRatio, singleT, singleN
+    (U1 + ".mat", 32, 7, np.uint16(500), 4.25, "Yes", 2),
+    (U2 + ".mat", 32, 8, np.uint16(650), 5.5, "No", 0),
+    (U3 + ".mat", 16, 12, np.int16(-100), 7.75, "Maybe", 1),
+    (U4 + ".mat", 8, 3, np.uint8(0), 3.125, "No", 0),
+]
+R_NATURAL, R_DRC = 2, 3
+
+# Spike trains (ms) that differ from the default pattern; None means an empty 1×0 repeat
+# (uint8, as in the release) and "0x0" an empty 0×0 array.
+SPECIAL = {
+    (U1, 0, 2): None,
+    (U1, 5, 1): "0x0",
+    (U1, 1, 1): [-12.5, 3.0, 5230.25],  # pre-onset and post-stimulus spikes
+    (U1, 2, 1): [100.2, 100.4, 100.5, 101.5, 102.4, -0.5],  # legacy: -0, 100, 102
+    (U3, 4, 2): [300.0, 20.0, 10.0, 400.0],  # unsorted, as in the dataAC files
+    (U4, 25, 3): None,  # an empty DRC repeat
+}
+EXTRA_REPEAT = (U4, 22)  # drc03 of U4 has one more repeat than the other DRC sets
+
+
+def n_repeats(unit: str, set_index: int) -> int:
+    if set_index < 20:
+        return R_NATURAL
+    return R_DRC + ((unit, set_index) == EXTRA_REPEAT)
+
+
+def spikes_ms(unit: str, set_index: int, r: int):
+    if (unit, set_index, r) in SPECIAL:
+        return SPECIAL[(unit, set_index, r)]
+    base = int(unit[-7:-5])  # the cluster number
+    return [10.0 * base + set_index + 0.25 * r, 1000.0 + set_index, 4990.5 + r]
+
+
+def write_cluster(path: Path, unit: str) -> None:
+    sets = np.zeros((1, 32), dtype=[("repeats", "O"), ("length_signal_ms", "O")])
+    for j in range(32):
+        reps = np.zeros((1, n_repeats(unit, j)), dtype=[("t", "O"), ("repeat_id", "O")])
+        for r in range(1, reps.shape[1] + 1):
+            times = spikes_ms(unit, j, r)
+            if times is None:
+                t = np.zeros((1, 0), dtype=np.uint8)
+            elif isinstance(times, str):
+                t = np.zeros((0, 0))
+            else:
+                t = np.asarray(times, dtype=np.float64)[None, :]
+            reps[0, r - 1]["t"] = t
+            reps[0, r - 1]["repeat_id"] = np.full((1, t.size), r, dtype=np.uint8)
+        sets[0, j]["repeats"] = reps
+        sets[0, j]["length_signal_ms"] = 5199.994762141659
+    data = np.zeros((1, 1), dtype=[("set", "O")])
+    data[0, 0]["set"] = sets
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scipy.io.savemat(path, {"data": data})
+
+
+def wav_samples(j: int) -> int:
+    return 100 + j + (j >= 16)  # like the release, the last four source.2 sounds are one sample longer
+
+
+@pytest.fixture
+def ns1_raw(tmp_path) -> Path:
+    root = tmp_path / "ns1"
+    fields = ["path", "NrOfElectrodes", "ElectrodeNumber", "depth", "NoiseRatio", "singleT", "singleN"]
+    neuron = np.zeros((1, len(METADATA)), dtype=[(f, "O") for f in fields])
+    for i, (path, n_el, el, depth, noise, single_t, single_n) in enumerate(METADATA):
+        neuron[0, i]["path"] = path
+        neuron[0, i]["NrOfElectrodes"] = np.array([[n_el]], dtype=np.uint8)
+        neuron[0, i]["ElectrodeNumber"] = np.array([[el]], dtype=np.uint8)
+        neuron[0, i]["depth"] = np.array([[depth]], dtype=depth.dtype)
+        neuron[0, i]["NoiseRatio"] = np.array([[noise]])
+        neuron[0, i]["singleT"] = single_t
+        neuron[0, i]["singleN"] = np.array([[single_n]], dtype=np.uint8)
+    root.mkdir()
+    scipy.io.savemat(root / "MetadataSHEnCneurons.mat", {"neuron": neuron})
+    spikes = root / "spikesandwav"
+    write_cluster(spikes / (U1 + ".mat"), U1)
+    write_cluster(spikes / (U3 + "_1.mat"), U3)
+    write_cluster(spikes / (U4 + ".mat"), U4)
+    wavs = spikes / "SH.En.C"
+    wavs.mkdir(parents=True)
+    for j, name in enumerate(WAV_NAMES):
+        wave = (0.1 * np.sin(np.arange(wav_samples(j)) * (j + 1) / 10)).astype(np.float32)
+        sf.write(wavs / name, wave, 48828, subtype="FLOAT", format="WAV")
+    return root
+
+
+def stim_id(j: int) -> str:
+    return f"nat{j + 1:02d}" if j < 20 else f"drc{j - 19:02d}"
+
+
+def trials_of(shard) -> dict:
+    return {(r["cell_id"], r["stim_id"], r["trial"]): r["spike_times_s"] for r in shard.trials.to_pylist()}
+
+
+def test_neurons_metadata_order_fallback_and_missing_unit(ns1_raw):
+    shard = read_ns1(ns1_raw)
+    assert shard.name == "all"
+    assert shard.neurons.schema == NEURONS_SCHEMA
+    assert shard.neurons.column_names == [
+        "cell_id", "animal_id", "shard", "file", "area", "depth_um", "noise_ratio",
+        "single_n", "single_t", "n_electrodes", "electrode_number",
+    ]
+    assert shard.neurons.to_pylist() == [
+        dict(cell_id=U1, animal_id="expA_1x32", shard="all", file=f"spikesandwav/{U1}.mat", area="A1",
+             depth_um=500.0, noise_ratio=4.25, single_n=2, single_t="Yes", n_electrodes=32, electrode_number=7),
+        dict(cell_id=U3, animal_id="dataX", shard="all", file=f"spikesandwav/{U3}_1.mat", area="A1",
+             depth_um=-100.0, noise_ratio=7.75, single_n=1, single_t="Maybe", n_electrodes=16, electrode_number=12),
+        dict(cell_id=U4, animal_id="expB_4x8", shard="all", file=f"spikesandwav/{U4}.mat", area="A1",
+             depth_um=0.0, noise_ratio=3.125, single_n=0, single_t="No", n_electrodes=8, electrode_number=3),
+    ]
+    skipped = shard.skipped.to_pylist()
+    units = [r for r in skipped if r["what"] == "unit"]
+    assert units == [dict(what="unit", file=f"spikesandwav/{U2}.mat", reason=MISSING_UNIT_REASON,
+                          cell_id=U2, stim_id=None, trial=None)]
+    assert [r for r in skipped if r["what"] == "stim"] == [
+        dict(what="stim", file="", reason=DRC_SKIP_REASON, cell_id=None, stim_id=f"drc{k:02d}", trial=None)
+        for k in range(1, 13)
+    ]
+    assert len(skipped) == 13
+    assert [is_valid73(r) for r in shard.neurons.to_pylist()] == [True, False, False]
+
+
+def test_trials_exact_seconds_empty_repeats_and_all_spikes_kept(ns1_raw):
+    shard = read_ns1(ns1_raw)
+    t = trials_of(shard)
+    # 3 units × (20 natural × 2 + 12 DRC × 3) + U4's extra drc03 repeat; DRC trials are kept
+    assert shard.trials.num_rows == 3 * (20 * 2 + 12 * 3) + 1 == len(t)
+    # hand-computed values
+    assert t[(U1, "nat01", 2)] == []  # 1×0 uint8 repeat: a zero-spike trial
+    assert t[(U1, "nat06", 1)] == []  # 0×0 repeat
+    assert t[(U4, "drc06", 3)] == []
+    assert t[(U1, "nat02", 1)] == [-0.0125, 0.003, 5.23025]  # pre-onset and post-stimulus kept
+    assert t[(U1, "nat03", 1)] == pytest.approx([-0.0005, 0.1002, 0.1004, 0.1005, 0.1015, 0.1024], abs=1e-15)
+    assert t[(U3, "nat05", 2)] == [0.01, 0.02, 0.3, 0.4]  # sorted
+    assert t[(U1, "nat01", 1)] == [0.01025, 1.0, 4.9915]
+    assert t[(U4, "drc12", 2)] == [0.0715, 1.031, 4.9925]
+    assert t[(U4, "drc03", 4)] == [0.063, 1.022, 4.9945]
+    assert (U1, "drc03", 4) not in t
+    # every trial, in source order: unit (metadata order), set, repeat
+    expected = []
+    for unit in (U1, U3, U4):
+        for j in range(32):
+            for r in range(1, n_repeats(unit, j) + 1):
+                times = spikes_ms(unit, j, r)
+                seconds = [] if times is None or isinstance(times, str) else sorted(x / 1000.0 for x in times)
+                expected.append((unit, stim_id(j), r, seconds))
+    got = [(r["cell_id"], r["stim_id"], r["trial"], r["spike_times_s"]) for r in shard.trials.to_pylist()]
+    assert got == expected
+
+
+def test_stims_rows_true_rate_and_drc_nulls(ns1_raw):
+    stims = read_ns1(ns1_raw).stims.to_pylist()
+    assert [s["stim_id"] for s in stims] == [f"nat{k:02d}" for k in range(1, 21)] + [f"drc{k:02d}" for k in range(1, 13)]
+    assert [s["stim_number"] for s in stims] == list(range(1, 33))
+    assert {s["animal_id"] for s in stims} == {"NS1"}
+    types = [s["type"] for s in stims[:20]]
+    assert types == ["water_sounds", "unknown", "unknown", "ferret_vocalization", "unknown", "unknown",
+                     "insects_buzzing", "unknown"] + ["human_speech"] * 4 + ["unknown"] * 7 + ["water_sounds"]
+    for j, s in enumerate(stims[:20]):
+        assert s["class"] == "natural"
+        assert s["name"] == WAV_NAMES[j]
+        assert s["wav"] == f"spikesandwav/SH.En.C/{WAV_NAMES[j]}"
+        assert s["wav_sample_rate"] == 48828.125  # not the header's 48828
+        assert s["wav_n_samples"] == wav_samples(j)
+        assert s["duration_s"] == wav_samples(j) / 48828.125
+    assert stims[12]["name"] == WAV2.format(1) and stims[11]["name"] == WAV1.format(12)
+    for s in stims[20:]:
+        assert (s["type"], s["class"]) == ("drc", "drc")
+        assert s["wav"] is None and s["wav_sample_rate"] is None
+        assert s["wav_n_samples"] is None and s["duration_s"] is None
+
+
+def test_legacy_rounding_dedupes_within_a_millisecond(ns1_raw):
+    shard = read_ns1(ns1_raw, NS1Options(spike_rounding="legacy"))
+    t = trials_of(shard)
+    # -0.5 -> -0 (half to even), 100.2/100.4/100.5 -> 100 (once), 101.5/102.4 -> 102 (once)
+    assert t[(U1, "nat03", 1)] == [0.0, 0.1, 0.102]
+    assert t[(U1, "nat02", 1)] == [-0.012, 0.003, 5.23]  # -12.5 -> -12 (half to even), 5230.25 -> 5230
+    assert t[(U1, "nat01", 1)] == [0.01, 1.0, 4.992]  # 10.25 -> 10, 4991.5 -> 4992
+    assert t[(U1, "nat01", 2)] == []
+    assert shard.trials.num_rows == read_ns1(ns1_raw).trials.num_rows  # trials are never dropped
+    with pytest.raises(ValueError, match="spike_rounding"):
+        NS1Options(spike_rounding="floor")
+
+
+def test_errors_name_the_file(ns1_raw):
+    bad = ns1_raw / "spikesandwav" / (U4 + ".mat")
+    bad.write_bytes(b"not a mat file at all")
+    with pytest.raises(ValueError, match="cluster.04.data.mat"):
+        read_ns1(ns1_raw)
+    write_cluster(bad, U4)
+    wav = ns1_raw / "spikesandwav" / "SH.En.C" / WAV2.format(3)
+    wav.unlink()
+    with pytest.raises(FileNotFoundError, match=r"fw\.1\.frozen\.3"):
+        read_ns1(ns1_raw)
+    with pytest.raises(FileNotFoundError, match="MetadataSHEnCneurons.mat"):
+        read_ns1(ns1_raw / "nowhere")
+
+
+def test_wrong_number_of_sets_is_an_error(ns1_raw):
+    path = ns1_raw / "spikesandwav" / (U1 + ".mat")
+    mat = scipy.io.loadmat(path)
+    data = mat["data"]
+    data[0, 0]["set"] = data[0, 0]["set"][:, :20]
+    scipy.io.savemat(path, {"data": data})
+    with pytest.raises(ValueError, match="cluster.01.data.mat.*20 entries"):
+        read_ns1(ns1_raw)
+
+
+def test_is_valid73():
+    assert is_valid73(dict(single_t="Yes", depth_um=0.0))
+    assert is_valid73(dict(single_t="Maybe", depth_um=1500.0))
+    assert not is_valid73(dict(single_t="No", depth_um=500.0))
+    assert not is_valid73(dict(single_t="Yes", depth_um=-50.0))
+    assert not is_valid73(dict(single_t="Yes", depth_um=None))
+
+
+# ---------------------------------------------------------------- real data
+
+
+@pytest.fixture(scope="module")
+def real_ns1():
+    base = real_data_dir()
+    if base is None:
+        pytest.skip("STRFLOW_REAL_DATA is not set")
+    root = base / "ns1_harper2016"
+    if not (root / "MetadataSHEnCneurons.mat").is_file() or not (root / "spikesandwav").is_dir():
+        pytest.fail(f"STRFLOW_REAL_DATA={base} is set but {root} does not hold the NS1 release")
+    return root, read_ns1(root)
+
+
+@pytest.mark.realdata
+def test_real_units_and_skips(real_ns1):
+    root, shard = real_ns1
+    meta = read_metadata(root / "MetadataSHEnCneurons.mat")
+    assert len(meta) == 119
+    assert sum(is_valid73(m) for m in meta) == 73
+    neurons = shard.neurons.to_pylist()
+    assert len(neurons) == 73 and all(is_valid73(n) for n in neurons)
+    assert [n["cell_id"] for n in neurons] == [m["path"][:-4] for m in meta if is_valid73(m)]
+    reasons = Counter((r["what"], r["reason"]) for r in shard.skipped.to_pylist())
+    assert reasons == {("unit", MISSING_UNIT_REASON): 46, ("stim", DRC_SKIP_REASON): 12}
+    # metadata values agree with the release's own table
+    with open(root / "NEURONS.tsv", newline="") as fh:
+        table = {row["path"][:-4]: row for row in csv.DictReader(fh, delimiter="\t")}
+    for n in neurons:
+        row = table[n["cell_id"]]
+        assert n["depth_um"] == float(row["depth_um"]) and n["single_t"] == row["singleT"]
+        assert n["noise_ratio"] == pytest.approx(float(row["NoiseRatio"]), rel=1e-12)
+        assert (n["n_electrodes"], n["electrode_number"]) == (int(row["NrOfElectrodes"]), int(row["ElectrodeNumber"]))
+
+
+@pytest.mark.realdata
+def test_real_stims_and_trial_counts(real_ns1):
+    root, shard = real_ns1
+    stims = shard.stims.to_pylist()
+    assert Counter(s["class"] for s in stims) == {"natural": 20, "drc": 12}
+    assert {s["wav_n_samples"] for s in stims[:20]} == {244140, 244141}
+    assert all(s["wav_sample_rate"] == 48828.125 for s in stims[:20])
+    # every natural set: 20 repeats numbered 1..20 for every kept neuron
+    rows = shard.trials.select(["cell_id", "stim_id", "trial"]).to_pylist()
+    per_pair: dict = {}
+    for r in rows:
+        per_pair.setdefault((r["cell_id"], r["stim_id"]), []).append(r["trial"])
+    for n in shard.neurons.column("cell_id").to_pylist():
+        for k in range(1, 21):
+            assert per_pair[(n, f"nat{k:02d}")] == list(range(1, 21))
+    # total trials and spikes agree with the files, read independently
+    drc_repeats = n_spikes = 0
+    for file in shard.neurons.column("file").to_pylist():
+        sets = scipy.io.loadmat(root / file)["data"][0, 0]["set"][0]
+        drc_repeats += sum(sets[j]["repeats"].size for j in range(20, 32))
+        n_spikes += sum(t.size for j in range(32) for t in sets[j]["repeats"]["t"].ravel())
+    assert shard.trials.num_rows == 73 * 20 * 20 + drc_repeats
+    assert shard.trials.column("spike_times_s").combine_chunks().values.__len__() == n_spikes
