@@ -182,3 +182,9 @@ def test_notebook_port_runs_on_demo_outputs(demo):
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "reset_stim_selection() -> len(ds)" in out.stdout
+
+
+def test_snakemake_report_contains_the_qc_pages(demo):
+    smk(demo, "results/demo/qc.pdf", "--report", "report.html")
+    html = (demo / "report.html").read_text(errors="replace")
+    assert all(page in html for page in ("1_summary.png", "3_population.png", "5_coverage.png"))
