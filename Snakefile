@@ -25,6 +25,7 @@ include: "workflow/rules/stimuli.smk"
 include: "workflow/rules/responses.smk"
 include: "workflow/rules/tables.smk"
 include: "workflow/rules/qc.smk"
+include: "workflow/rules/strf.smk"
 
 
 rule all:

@@ -81,3 +81,22 @@ def test_stimuli_without_waveform_have_zero_bins_but_keep_trial_counts():
     assert summary["n_spikes"].tolist() == [1, 0, 1]
     assert summary["n_empty_trials"].tolist() == [0, 2, 0]
     assert np.isnan(summary["mean_rate_hz"][1])
+
+
+def test_streamed_ranges_reproduce_the_whole():
+    from strflow.binning import plan_pairs
+
+    rng = np.random.default_rng(2)
+    n = 60
+    cells = np.array([f"c{i % 7}" for i in range(n)], dtype=object)
+    stims = np.array([f"s{i % 5}" for i in range(n)], dtype=object)
+    trains = [np.sort(rng.uniform(-0.1, 0.6, rng.poisson(20))) for _ in range(n)]
+    offsets = np.r_[0, np.cumsum([len(t) for t in trains])]
+    args = (cells, stims, np.arange(n), np.concatenate(trains), offsets, {f"s{i}": i for i in range(5)},
+            {f"s{i}": 40 + 10 * i for i in range(5)}, {f"c{i}": i for i in range(7)}, 5.0)
+    whole = bin_pairs(*args)
+    plan = plan_pairs(*args)
+    pieces = plan.ranges(max_bins=97)  # smaller than some trials: one trial per piece at least
+    assert pieces[0][0] == 0 and pieces[-1][1] == n and all(a[1] == b[0] for a, b in zip(pieces, pieces[1:]))
+    streamed = np.concatenate([plan.count(a, b) for a, b in pieces])
+    np.testing.assert_array_equal(streamed, whole.data)

@@ -35,3 +35,17 @@ def test_smooth_blocks_matches_per_row_convolution():
     single = PairBlocks(np.array(["a"], object), np.array(["x"], object), np.array([1], np.int32), np.array([100], np.int32),
                         np.array([0]), row)
     assert smooth_blocks(single, kernel).data.sum() == pytest.approx(3.0, rel=1e-6)
+
+
+def test_runs_cover_every_trial_once_within_the_cap():
+    from strflow.smoothing import equal_length_runs
+
+    n_trials, n_bins = np.array([3, 2, 4, 1]), np.array([50, 50, 0, 30])
+    sizes = n_trials * n_bins
+    offset = np.r_[0, np.cumsum(sizes)[:-1]]
+    blocks = PairBlocks(np.array(list("abcd"), object), np.array(list("wxyz"), object), n_trials.astype(np.int32),
+                        n_bins.astype(np.int32), offset, np.zeros(sizes.sum()))
+    runs = list(equal_length_runs(blocks, max_bins=120))
+    assert all(rows * t <= 120 for _, rows, t in runs)
+    covered = np.concatenate([np.arange(s, s + r * t) for s, r, t in runs])
+    np.testing.assert_array_equal(np.sort(covered), np.arange(sizes.sum()))

@@ -70,7 +70,36 @@ def ragged_take(values: np.ndarray, offsets: np.ndarray, order: np.ndarray) -> t
     return values[gather], new_offsets
 
 
-def bin_pairs(
+@dataclass
+class BinPlan:
+    """A shard's trials in block order, ready to be counted in bounded pieces."""
+
+    spike_times_s: np.ndarray  # spikes of the ordered trials
+    offsets: np.ndarray  # (n_trials + 1,) into spike_times_s
+    n_bins: np.ndarray  # (n_trials,) grid length of each trial
+    block_offsets: np.ndarray  # (n_trials + 1,) start of each trial in the flat counts
+    index: PairBlocks  # pair index (stim, cell, n_trials, n_bins, offset); data empty
+    dt_ms: float
+
+    def ranges(self, max_bins: int) -> list[tuple[int, int]]:
+        """Consecutive trial ranges of at most ``max_bins`` bins (at least one trial)."""
+        out, start = [], 0
+        n = self.n_bins.shape[0]
+        while start < n:
+            limit = self.block_offsets[start] + max_bins
+            stop = max(int(np.searchsorted(self.block_offsets, limit, side="right")) - 1, start + 1)
+            out.append((start, min(stop, n)))
+            start = min(stop, n)
+        return out
+
+    def count(self, start: int, stop: int) -> np.ndarray:
+        """Counts of trials ``start..stop-1`` (their slice of the flat array)."""
+        lo, hi = self.offsets[start], self.offsets[stop]
+        counts, _ = bin_trials(self.spike_times_s[lo:hi], self.offsets[start : stop + 1] - lo, self.n_bins[start:stop], self.dt_ms)
+        return counts
+
+
+def plan_pairs(
     cell_id: np.ndarray,
     stim_id: np.ndarray,
     trial: np.ndarray,
@@ -80,8 +109,8 @@ def bin_pairs(
     stim_n_bins: dict[str, int],
     cell_order: dict[str, int],
     dt_ms: float,
-) -> PairBlocks:
-    """Bin a shard's trials into ordered (stim, neuron) blocks of counts."""
+) -> BinPlan:
+    """Order a shard's trials by (stimulus, neuron, trial) and index the pair blocks."""
     cell_id = np.asarray(cell_id, dtype=object)
     stim_id = np.asarray(stim_id, dtype=object)
     unknown = set(stim_id.tolist()) - stim_order.keys()
@@ -93,35 +122,59 @@ def bin_pairs(
     values, offs = ragged_take(np.asarray(spike_times_s), np.asarray(offsets, dtype=np.int64), order)
     s_idx, c_idx, stim_id, cell_id = s_idx[order], c_idx[order], stim_id[order], cell_id[order]
     n_bins = np.fromiter((stim_n_bins[s] for s in stim_id), dtype=np.int64, count=stim_id.shape[0])
-    counts, block_offsets = bin_trials(values, offs, n_bins, dt_ms)
+    block_offsets = np.zeros(n_bins.shape[0] + 1, dtype=np.int64)
+    np.cumsum(n_bins, out=block_offsets[1:])
     if stim_id.shape[0] == 0:
         empty = np.zeros(0, dtype=np.int64)
-        return PairBlocks(stim_id, cell_id, empty.astype(np.int32), empty.astype(np.int32), empty, counts)
+        index = PairBlocks(stim_id, cell_id, empty.astype(np.int32), empty.astype(np.int32), empty, np.zeros(0, np.int32))
+        return BinPlan(values, offs, n_bins, block_offsets, index, dt_ms)
     new_pair = np.ones(stim_id.shape[0], dtype=bool)
     new_pair[1:] = (s_idx[1:] != s_idx[:-1]) | (c_idx[1:] != c_idx[:-1])
     first = np.flatnonzero(new_pair)
     n_trials = np.diff(np.append(first, stim_id.shape[0]))
-    return PairBlocks(
+    index = PairBlocks(
         stim_id=stim_id[first],
         cell_id=cell_id[first],
         n_trials=n_trials.astype(np.int32),
         n_bins=n_bins[first].astype(np.int32),
         offset=block_offsets[first],
-        data=counts,
+        data=np.zeros(0, np.int32),
     )
+    return BinPlan(values, offs, n_bins, block_offsets, index, dt_ms)
+
+
+def bin_pairs(*args, **kwargs) -> PairBlocks:
+    """Bin a shard's trials into ordered (stim, neuron) blocks of counts, in memory.
+
+    Same arguments as :func:`plan_pairs`; the workflow streams instead
+    (:func:`strflow.steps.bin_shard`), so that memory stays bounded.
+    """
+    plan = plan_pairs(*args, **kwargs)
+    counts = plan.count(0, plan.n_bins.shape[0]) if plan.n_bins.shape[0] else np.zeros(0, np.int32)
+    i = plan.index
+    return PairBlocks(i.stim_id, i.cell_id, i.n_trials, i.n_bins, i.offset, counts)
+
+
+def trial_totals(counts: np.ndarray, n_bins: np.ndarray) -> np.ndarray:
+    """Spikes per trial from flat counts of consecutive trials of lengths ``n_bins``."""
+    ends = np.cumsum(n_bins)
+    # cumulative sums handle zero-length trials (stimuli without a waveform, n_bins = 0)
+    csum = np.concatenate([[0], np.cumsum(counts, dtype=np.int64)])
+    return csum[ends] - csum[ends - n_bins]
+
+
+def summary_from_trials(index: PairBlocks, per_trial: np.ndarray, dt_ms: float) -> dict[str, np.ndarray]:
+    """Per-pair totals (coverage columns) from per-trial spike counts in block order."""
+    pair_of_trial = np.repeat(np.arange(len(index)), index.n_trials)
+    n_spikes = np.bincount(pair_of_trial, weights=per_trial, minlength=len(index)).astype(np.int64)
+    n_empty = np.bincount(pair_of_trial, weights=per_trial == 0, minlength=len(index)).astype(np.int32)
+    seconds = index.n_trials.astype(np.float64) * index.n_bins * dt_ms / 1000.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = np.where(seconds > 0, n_spikes / seconds, np.nan)
+    return dict(n_spikes=n_spikes, n_empty_trials=n_empty, mean_rate_hz=rate)
 
 
 def pair_summary(blocks: PairBlocks, dt_ms: float) -> dict[str, np.ndarray]:
     """Per-pair spike totals within the grid window: the coverage table's numbers."""
     trial_sizes = np.repeat(blocks.n_bins, blocks.n_trials).astype(np.int64)
-    ends = np.cumsum(trial_sizes)
-    # cumulative sums handle zero-length trials (stimuli without a waveform, n_bins = 0)
-    csum = np.concatenate([[0], np.cumsum(blocks.data, dtype=np.int64)])
-    per_trial = csum[ends] - csum[ends - trial_sizes]
-    pair_of_trial = np.repeat(np.arange(len(blocks)), blocks.n_trials)
-    n_spikes = np.bincount(pair_of_trial, weights=per_trial, minlength=len(blocks)).astype(np.int64)
-    n_empty = np.bincount(pair_of_trial, weights=per_trial == 0, minlength=len(blocks)).astype(np.int32)
-    seconds = blocks.n_trials.astype(np.float64) * blocks.n_bins * dt_ms / 1000.0
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rate = np.where(seconds > 0, n_spikes / seconds, np.nan)
-    return dict(n_spikes=n_spikes, n_empty_trials=n_empty, mean_rate_hz=rate)
+    return summary_from_trials(blocks, trial_totals(blocks.data, trial_sizes), dt_ms)

@@ -44,17 +44,29 @@ def smooth_rows(rows: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     return correlate1d(np.asarray(rows, dtype=np.float32), kernel.astype(np.float32), axis=-1, mode="constant", cval=0.0)
 
 
+def equal_length_runs(blocks: PairBlocks, max_bins: int = 1 << 24):
+    """Yield ``(start, n_rows, n_bins)``: runs of consecutive trials of one length, each a
+    contiguous ``(n_rows, n_bins)`` matrix in the flat data, at most ``max_bins`` values
+    (blocks are ordered by stimulus, so one stimulus' trials form a run)."""
+    if not len(blocks):
+        return
+    change = np.flatnonzero(np.diff(blocks.n_bins) != 0) + 1
+    for lo, hi in zip(np.r_[0, change], np.r_[change, len(blocks)]):
+        t = int(blocks.n_bins[lo])
+        if t == 0:
+            continue
+        start = int(blocks.offset[lo])
+        rows = int(blocks.n_trials[lo:hi].sum())
+        step = max(1, max_bins // t)
+        for r0 in range(0, rows, step):
+            n = min(step, rows - r0)
+            yield start + r0 * t, n, t
+
+
 def smooth_blocks(blocks: PairBlocks, kernel: np.ndarray) -> PairBlocks:
-    """Smooth every trial of every block; blocks of equal length are processed together."""
-    out = np.empty(blocks.data.shape[0], dtype=np.float32)
-    sizes = blocks.n_trials.astype(np.int64) * blocks.n_bins
-    # Runs of consecutive blocks with the same n_bins form one contiguous (rows, T) matrix.
-    if len(blocks):
-        change = np.flatnonzero(np.diff(blocks.n_bins) != 0) + 1
-        for lo, hi in zip(np.r_[0, change], np.r_[change, len(blocks)]):
-            t = int(blocks.n_bins[lo])
-            start, stop = int(blocks.offset[lo]), int(blocks.offset[hi - 1] + sizes[hi - 1])
-            if t == 0 or stop == start:
-                continue
-            out[start:stop] = smooth_rows(blocks.data[start:stop].reshape(-1, t), kernel).ravel()
+    """Smooth every trial of every block held in memory."""
+    out = np.zeros(blocks.data.shape[0], dtype=np.float32)
+    for start, rows, t in equal_length_runs(blocks):
+        stop = start + rows * t
+        out[start:stop] = smooth_rows(blocks.data[start:stop].reshape(rows, t), kernel).ravel()
     return PairBlocks(blocks.stim_id, blocks.cell_id, blocks.n_trials, blocks.n_bins, blocks.offset, out)

@@ -94,17 +94,22 @@ def spectrograms(stims_path, raw_dir, dt_ms: float, params: dict, out) -> None:
     log.info("%d spectrograms written to %s", len(stims), out)
 
 
+# Bins held in memory at once by the streaming steps (~16 M: 64 MB of int32 counts).
+STREAM_BINS = 1 << 24
+
+
 def bin_shard(trials_path, neurons_path, stims_path, dt_ms: float, out_h5, out_coverage) -> None:
-    from strflow.binning import bin_pairs
+    """Count spikes per bin for every trial of a shard, streaming bounded pieces to disk."""
+    from strflow.binning import plan_pairs, summary_from_trials, trial_totals
     from strflow.readers.shard import flat_spikes, write_parquet
-    from strflow.store import write_blocks
+    from strflow.store import BlockWriter
     from strflow.tables import coverage_table
 
     trials = pq.read_table(trials_path)
     stims = pq.read_table(stims_path, columns=["stim_id", "n_bins"]).to_pydict()
     cells = pq.read_table(neurons_path, columns=["cell_id"]).column("cell_id").to_pylist()
     values, offsets = flat_spikes(trials)
-    blocks = bin_pairs(
+    plan = plan_pairs(
         cell_id=trials.column("cell_id").to_numpy(zero_copy_only=False),
         stim_id=trials.column("stim_id").to_numpy(zero_copy_only=False),
         trial=trials.column("trial").to_numpy(),
@@ -115,33 +120,43 @@ def bin_shard(trials_path, neurons_path, stims_path, dt_ms: float, out_h5, out_c
         cell_order={c: i for i, c in enumerate(cells)},
         dt_ms=dt_ms,
     )
-    dtype = np.uint16 if blocks.data.size == 0 or blocks.data.max() < np.iinfo(np.uint16).max else np.int32
-    write_blocks(out_h5, blocks, dict(kind="binned", units="spikes/bin", dt_ms=dt_ms), dtype=dtype)
-    write_parquet(coverage_table(blocks, dt_ms), out_coverage)
-    log.info("binned %d pairs (%d trials) at %g ms", len(blocks), int(blocks.n_trials.sum()), dt_ms)
+    del trials, values
+    per_trial = np.zeros(plan.n_bins.shape[0], dtype=np.int64)
+    attrs = dict(kind="binned", units="spikes/bin", dt_ms=dt_ms)
+    with BlockWriter(out_h5, plan.index, plan.block_offsets[-1], np.uint16, attrs) as writer:
+        for start, stop in plan.ranges(STREAM_BINS):
+            counts = plan.count(start, stop)
+            writer.write(int(plan.block_offsets[start]), counts)
+            per_trial[start:stop] = trial_totals(counts, plan.n_bins[start:stop])
+    summary = summary_from_trials(plan.index, per_trial, dt_ms)
+    write_parquet(coverage_table(plan.index, summary), out_coverage)
+    log.info("binned %d pairs (%d trials) at %g ms", len(plan.index), plan.n_bins.shape[0], dt_ms)
 
 
 def smooth_shard(binned_path, smoothing: dict, out) -> None:
-    from strflow.smoothing import hanning_kernel, smooth_blocks
-    from strflow.store import read_blocks, write_blocks
+    """Smooth every trial of a shard, streaming runs of equal-length trials."""
+    import h5py
 
-    blocks, attrs = read_blocks(binned_path)
+    from strflow.smoothing import equal_length_runs, hanning_kernel, smooth_rows
+    from strflow.store import BlockWriter, read_index
+
+    index, attrs = read_index(binned_path)
     dt_ms = float(attrs["dt_ms"])
     kernel = hanning_kernel(smoothing["window_ms"], dt_ms, smoothing["kernel"])
-    smoothed = smooth_blocks(blocks, kernel)
-    write_blocks(
-        out,
-        smoothed,
-        dict(
-            kind="smoothed",
-            units="spikes/bin" if smoothing["kernel"] == "normalized" else "spikes/bin x kernel sum (legacy)",
-            dt_ms=dt_ms,
-            smoothing=dict(smoothing),
-            kernel=kernel.tolist(),
-        ),
-        dtype=np.float32,
+    sizes = index.n_trials.astype(np.int64) * index.n_bins
+    total = int(sizes.sum())
+    out_attrs = dict(
+        kind="smoothed",
+        units="spikes/bin" if smoothing["kernel"] == "normalized" else "spikes/bin x kernel sum (legacy)",
+        dt_ms=dt_ms,
+        smoothing=dict(smoothing),
+        kernel=kernel.tolist(),
     )
-    log.info("smoothed %d pairs with a %d-tap %s Hanning kernel", len(blocks), kernel.size, smoothing["kernel"])
+    with h5py.File(binned_path, "r") as src, BlockWriter(out, index, total, np.float32, out_attrs) as writer:
+        data = src["data"]
+        for start, rows, t in equal_length_runs(index, STREAM_BINS):
+            writer.write(start, smooth_rows(data[start : start + rows * t].reshape(rows, t), kernel).ravel())
+    log.info("smoothed %d pairs with a %d-tap %s Hanning kernel", len(index), kernel.size, smoothing["kernel"])
 
 
 def gather_tables(neurons: list, skipped: list, coverage: list, outputs: dict, neuron_filter: dict | None = None) -> None:
@@ -193,3 +208,92 @@ def quality(binned: list, neurons_path, out, out_by_stim) -> None:
     write_parquet(per_pair, out_by_stim)
     ok = np.isfinite(per_neuron.column("noise_ratio").to_numpy(zero_copy_only=False))
     log.info("quality: %d neurons, %d with a finite noise ratio", per_neuron.num_rows, int(ok.sum()))
+
+
+def _ground_truth_strfs(paths: list) -> dict:
+    import h5py
+
+    out = {}
+    for path in paths:
+        with h5py.File(path, "r") as f:
+            for g in f["units"].values():
+                if "strf" in g:
+                    out[str(g.attrs["cell_id"])] = g["strf"][()]
+    return out
+
+
+def strf_fit_chunk(dataset_dir, fmt: str, settings: dict, chunk: int, ground_truth: list, out_h5, out_table) -> None:
+    """Fit the linear and LN STRFs of one chunk of the dataset's neurons."""
+    import h5py
+    import pyarrow as pa
+
+    from strflow.dataset import NeuralDataset
+    from strflow.models import STRFSettings, fit_cells, make_split
+    from strflow.readers.shard import write_parquet
+
+    st = STRFSettings.from_config(settings)
+    ds = NeuralDataset(dataset_dir)
+    cells = [int(n) for n in np.array_split(np.arange(ds.N_neurons), st.n_chunks)[chunk]]
+    split = make_split(ds.stim_meta, fmt, st)
+    log.info("chunk %d/%d: %d neurons; %d training and %d test stimuli", chunk, st.n_chunks, len(cells),
+             sum(v == "train" for v in split.values()), sum(v == "test" for v in split.values()))
+    fit = fit_cells(ds, cells, split, st, _ground_truth_strfs(ground_truth))
+    out_h5 = Path(out_h5)
+    tmp = out_h5.with_name(out_h5.name + ".tmp")
+    with h5py.File(tmp, "w") as f:
+        f.create_dataset("cell_id", data=np.asarray(fit.cell_ids, dtype=object), dtype=h5py.string_dtype())
+        g = f.create_group("split")
+        g.create_dataset("stim_id", data=np.asarray(list(split), dtype=object), dtype=h5py.string_dtype())
+        g.create_dataset("role", data=np.asarray(list(split.values()), dtype=object), dtype=h5py.string_dtype())
+        for name, model in (("linear", fit.linear), ("ln", fit.ln)):
+            m = f.create_group(name)
+            m.create_dataset("weights", data=model.weights.astype(np.float32), compression="gzip")
+            for key in ("intercepts", "penalties", "penalty_at_edge", "penalty_index", "cv_r_best"):
+                m.create_dataset(key, data=np.asarray(getattr(model, key)))
+            if model.nonlinearity is not None:
+                m.create_dataset("sigmoid_params", data=model.nonlinearity.params)
+        f.create_dataset("penalty_grid", data=fit.linear.penalty_grid)
+        f.create_dataset("standardisation/mean", data=fit.linear.standardisation.mean)
+        f.create_dataset("standardisation/std", data=fit.linear.standardisation.std)
+        f.create_dataset("freqs_hz", data=ds.freqs_hz)
+        f.attrs.update(dt_ms=ds.dt, n_lags=fit.linear.n_lags, settings=json.dumps(st.as_dict()),
+                       model="y = c + sum_{f,l} w[f,l] * z[f, t-l], z = (spectrogram - mean) / std; "
+                             "ln: a + b / (1 + exp(-(y - c) / d))")
+    tmp.replace(out_h5)
+    write_parquet(pa.Table.from_pylist(fit.rows), out_table)
+
+
+def strf_gather(chunks_h5: list, chunk_tables: list, quality_path, out_h5, out_table) -> None:
+    """Merge chunk fits into fits.h5 and metrics.parquet (adding each neuron's noise ratio)."""
+    import h5py
+    import pyarrow as pa
+
+    from strflow.readers.shard import write_parquet
+    from strflow.tables import read_tables
+
+    out_h5 = Path(out_h5)
+    tmp = out_h5.with_name(out_h5.name + ".tmp")
+    with h5py.File(tmp, "w") as out:
+        parts = [h5py.File(p, "r") for p in chunks_h5]
+        try:
+            first = parts[0]
+            for key in ("split/stim_id", "split/role", "penalty_grid", "standardisation/mean", "standardisation/std", "freqs_hz"):
+                first.copy(first[key], out, name=key)
+            out.attrs.update(dict(first.attrs))
+            per_neuron = ["cell_id"] + [f"{m}/{k}" for m in ("linear", "ln") for k in first[m].keys()]
+            for key in per_neuron:
+                data = np.concatenate([p[key][()] for p in parts])
+                kw = dict(compression="gzip") if data.ndim > 1 else {}
+                out.create_dataset(key, data=data, dtype=h5py.string_dtype() if key == "cell_id" else None, **kw)
+        finally:
+            for p in parts:
+                p.close()
+    tmp.replace(out_h5)
+    table = pa.concat_tables(read_tables(chunk_tables))
+    nr = dict(zip(*(pq.read_table(quality_path, columns=["cell_id", "noise_ratio"]).to_pydict().values())))
+    table = table.append_column("noise_ratio", pa.array([nr.get(c, float("nan")) for c in table.column("cell_id").to_pylist()], pa.float64()))
+    write_parquet(table, out_table)
+    for model in ("linear", "ln"):
+        cc = np.array([r["ccnorm"] for r in table.to_pylist() if r["model"] == model], dtype=float)
+        log.info("%s: CCnorm mean %.3f median %.3f over %d neurons with a value (of %d)", model,
+                 np.nanmean(cc), np.nanmedian(cc), int(np.isfinite(cc).sum()), cc.size)

@@ -30,25 +30,70 @@ FORMAT_VERSION = 1
 _STR = h5py.string_dtype("utf-8")
 
 
+class BlockWriter:
+    """Write a block file piece by piece (bounded memory); atomic like :func:`write_blocks`.
+
+    >>> with BlockWriter(path, index, total, np.uint16, attrs) as w:
+    ...     w.write(start, values)      # values for data[start : start + len(values)]
+    """
+
+    def __init__(self, path: str | Path, index: PairBlocks, total: int, dtype, attrs: dict) -> None:
+        self.path = Path(path)
+        self.tmp = self.path.with_name(self.path.name + ".tmp")
+        self.index, self.total, self.dtype, self.attrs = index, int(total), np.dtype(dtype), attrs
+
+    def __enter__(self) -> "BlockWriter":
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.file = h5py.File(self.tmp, "w")
+        chunk = (min(max(self.total, 1), 1 << 18),)
+        self.data = self.file.create_dataset(
+            "data", shape=(self.total,), dtype=self.dtype, chunks=chunk, compression="gzip", compression_opts=1, shuffle=True
+        )
+        idx = self.file.create_group("index")
+        idx.create_dataset("stim_id", data=np.asarray(self.index.stim_id, dtype=object), dtype=_STR)
+        idx.create_dataset("cell_id", data=np.asarray(self.index.cell_id, dtype=object), dtype=_STR)
+        idx.create_dataset("n_trials", data=np.asarray(self.index.n_trials, dtype=np.int32))
+        idx.create_dataset("n_bins", data=np.asarray(self.index.n_bins, dtype=np.int32))
+        idx.create_dataset("offset", data=np.asarray(self.index.offset, dtype=np.int64))
+        self.file.attrs["format_version"] = FORMAT_VERSION
+        for key, value in self.attrs.items():
+            self.file.attrs[key] = json.dumps(value) if isinstance(value, (dict, list, tuple)) or value is None else value
+        return self
+
+    def write(self, start: int, values: np.ndarray) -> None:
+        if values.size:
+            if np.issubdtype(self.dtype, np.integer) and values.max() > np.iinfo(self.dtype).max:
+                raise OverflowError(f"{self.path}: value {values.max()} does not fit {self.dtype}")
+            self.data[start : start + values.size] = values.astype(self.dtype, copy=False)
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.file.close()
+        if exc_type is None:
+            self.tmp.replace(self.path)
+        else:
+            self.tmp.unlink(missing_ok=True)
+
+
 def write_blocks(path: str | Path, blocks: PairBlocks, attrs: dict, dtype=None) -> None:
-    """Write atomically: a temp file renamed into place only when complete."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
+    """Write a whole in-memory block set atomically (temp file renamed when complete)."""
     data = blocks.data if dtype is None else blocks.data.astype(dtype)
-    with h5py.File(tmp, "w") as f:
-        chunk = (min(max(data.shape[0], 1), 1 << 18),)
-        f.create_dataset("data", data=data, chunks=chunk, compression="gzip", compression_opts=1, shuffle=True)
-        idx = f.create_group("index")
-        idx.create_dataset("stim_id", data=np.asarray(blocks.stim_id, dtype=object), dtype=_STR)
-        idx.create_dataset("cell_id", data=np.asarray(blocks.cell_id, dtype=object), dtype=_STR)
-        idx.create_dataset("n_trials", data=blocks.n_trials.astype(np.int32))
-        idx.create_dataset("n_bins", data=blocks.n_bins.astype(np.int32))
-        idx.create_dataset("offset", data=blocks.offset.astype(np.int64))
-        f.attrs["format_version"] = FORMAT_VERSION
-        for key, value in attrs.items():
-            f.attrs[key] = json.dumps(value) if isinstance(value, (dict, list, tuple)) or value is None else value
-    tmp.replace(path)
+    with BlockWriter(path, blocks, data.shape[0], data.dtype, attrs) as w:
+        w.write(0, data)
+
+
+def read_index(path: str | Path) -> tuple[PairBlocks, dict]:
+    """The pair index and attributes of a block file, without its data."""
+    with h5py.File(path, "r") as f:
+        idx = f["index"]
+        index = PairBlocks(
+            stim_id=idx["stim_id"].asstr()[()].astype(object),
+            cell_id=idx["cell_id"].asstr()[()].astype(object),
+            n_trials=idx["n_trials"][()],
+            n_bins=idx["n_bins"][()],
+            offset=idx["offset"][()],
+            data=np.zeros(0),
+        )
+        return index, dict(f.attrs)
 
 
 def read_blocks(path: str | Path) -> tuple[PairBlocks, dict]:

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from strflow import timegrid
-from strflow.binning import PairBlocks, pair_summary
+from strflow.binning import PairBlocks
 from strflow.readers.shard import write_parquet
 
 STIM_TABLE_SCHEMA = pa.schema(
@@ -92,8 +92,8 @@ def build_stim_table(shard_stims: list[pa.Table], dt_ms: float) -> pa.Table:
     return pa.Table.from_pylist(list(merged.values()), schema=STIM_TABLE_SCHEMA)
 
 
-def coverage_table(blocks: PairBlocks, dt_ms: float) -> pa.Table:
-    summary = pair_summary(blocks, dt_ms)
+def coverage_table(blocks: PairBlocks, summary: dict[str, np.ndarray]) -> pa.Table:
+    """Coverage rows from a pair index and its totals (:func:`strflow.binning.summary_from_trials`)."""
     return pa.table(
         {
             "stim_id": pa.array(blocks.stim_id.tolist(), pa.string()),

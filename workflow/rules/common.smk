@@ -15,6 +15,7 @@ QC_PAGES = [
     "4_population_by_electrode",
     "5_coverage",
 ]
+STRF_PAGES = ["1_summary", "2_ccnorm_vs_ccabs", "3_strfs", "4_predictions"]
 
 
 wildcard_constraints:
@@ -104,3 +105,23 @@ def dataset_format(wildcards):
 
 def neuron_filter(wildcards):
     return config["datasets"][wildcards.ds].get("neuron_filter") or {}
+
+
+def ground_truth_files(wildcards):
+    """Synthetic datasets: the generator's truth, for STRF recovery (gt_corr)."""
+    s = SETTINGS[wildcards.ds]
+    if s.source != "synthetic":
+        return []
+    return expand(
+        "results/{ds}/ground_truth/{shard}.h5", ds=wildcards.ds, shard=s.shards
+    )
+
+
+def strf_chunks(pattern):
+    """Scatter: one STRF fit per chunk of neurons (processing.strf.n_chunks)."""
+
+    def get(wildcards):
+        n = SETTINGS[wildcards.ds].processing["strf"]["n_chunks"]
+        return expand(pattern, ds=wildcards.ds, chunk=range(n))
+
+    return get

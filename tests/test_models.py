@@ -1,0 +1,70 @@
+"""Dataset-level STRF baselines: the split, and the whole STRF chain on the demo."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from strflow.models import NS1_TEST_STIMS, STRFSettings, _gt_corr, make_split
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_ns1_uses_the_published_split():
+    meta = [{"stim_id": f"nat{i:02d}", "type": "x"} for i in range(1, 21)]
+    split = make_split(meta, "ns1", STRFSettings())
+    assert sorted(s for s, r in split.items() if r == "test") == sorted(NS1_TEST_STIMS)
+    with pytest.raises(ValueError, match="nat04"):
+        make_split(meta[:3], "ns1", STRFSettings())
+
+
+def test_split_is_deterministic_and_stratified_by_type():
+    meta = [{"stim_id": f"s{i}", "type": t} for i, t in enumerate(["song"] * 10 + ["call"] * 20 + ["mlnoise"] * 1)]
+    a = make_split(meta, "aa4", STRFSettings(seed=3))
+    assert a == make_split(list(reversed(meta)), "aa4", STRFSettings(seed=3))  # order-independent
+    test = [m for m in meta if a[m["stim_id"]] == "test"]
+    assert sum(m["type"] == "song" for m in test) == 2 and sum(m["type"] == "call" for m in test) == 4
+    assert a["s30"] == "train"  # a type with a single stimulus stays in training
+    assert make_split(meta, "aa4", STRFSettings(seed=4)) != a
+
+
+def test_gt_corr_pads_lags_and_handles_missing_truth():
+    rng = np.random.default_rng(0)
+    truth = rng.normal(size=(8, 5))
+    fitted = np.zeros((8, 9))
+    fitted[:, :5] = 2 * truth
+    assert _gt_corr(fitted, truth) == pytest.approx(1.0)
+    assert np.isnan(_gt_corr(fitted, None)) and np.isnan(_gt_corr(fitted, np.zeros((8, 5))))
+
+
+@pytest.mark.workflow
+def test_strf_chain_on_demo(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("processing:\n  strf:\n    n_chunks: 2\n")
+    out = subprocess.run([str(Path(sys.executable).parent / "snakemake"), "results/demo/strf/report.pdf", "-s",
+                          str(REPO / "Snakefile"), "-d", str(tmp_path), "--cores", "2", "--configfile", str(cfg)],
+                         capture_output=True, text=True, timeout=1200)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-5000:]
+    res = tmp_path / "results" / "demo" / "strf"
+    rows = pq.read_table(res / "metrics.parquet").to_pylist()
+    neurons = pq.read_table(tmp_path / "results/demo/tables/neurons.parquet").column("cell_id").to_pylist()
+    assert sorted((r["cell_id"], r["model"]) for r in rows) == sorted((c, m) for c in neurons for m in ("linear", "ln"))
+    for r in rows:
+        assert np.isfinite(r["ccnorm"]) or r["reason"], r
+    with h5py.File(res / "fits.h5", "r") as f:
+        assert list(f["cell_id"].asstr()[()]) == neurons  # chunks gathered in order
+        assert f["linear/weights"].shape[0] == len(neurons) and f["ln/sigmoid_params"].shape == (len(neurons), 4)
+        roles = set(f["split/role"].asstr()[()])
+        assert roles == {"train", "test"}
+    lin = [r for r in rows if r["model"] == "linear"]
+    gt = np.array([r["gt_corr"] for r in lin])
+    print(f"\ndemo gt_corr: median {np.nanmedian(gt):.3f}, quartiles {np.nanpercentile(gt, [25, 75]).round(3)}, "
+          f"CCnorm linear median {np.nanmedian([r['ccnorm'] for r in lin]):.3f}")
+    assert np.nanmedian(gt) > 0.5
+    assert len(list(res.glob("*.png"))) == 4
