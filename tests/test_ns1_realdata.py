@@ -103,3 +103,23 @@ def test_one_ms_grid(tmp_path, ns1_dir, ns1):
         if c["n_bins"]:
             assert fine[key]["n_bins"] in (4999, 5000)
             assert fine[key]["n_spikes"] >= c["n_spikes"]  # the 1 ms grid reaches up to 4 ms further
+
+
+def test_strf_baselines_on_ns1(ns1, ns1_dir):
+    """Linear and LN STRFs on the 73 units at 5 ms with the published split; the mean
+    and median CCnorm are printed (deep models reach about 0.70-0.75 on NS1)."""
+    run(ns1.parents[1], ns1_dir, "ns1real", 5.0, "strf/report.pdf")
+    rows = pq.read_table(ns1 / "strf" / "metrics.parquet").to_pylist()
+    assert len(rows) == 2 * 73
+    print()
+    for model in ("linear", "ln"):
+        cc = np.array([r["ccnorm"] for r in rows if r["model"] == model])
+        ok = np.isfinite(cc)
+        print(f"NS1 {model}: CCnorm mean {cc[ok].mean():.3f}, median {np.median(cc[ok]):.3f} ({ok.sum()} of {cc.size} units)")
+        assert ok.sum() >= 60
+        assert 0.2 < np.median(cc[ok]) < 0.9  # a linear baseline: clearly above chance, below the deep models
+    import h5py
+
+    with h5py.File(ns1 / "strf" / "fits.h5", "r") as f:
+        split = dict(zip(f["split/stim_id"].asstr()[()], f["split/role"].asstr()[()]))
+    assert sorted(s for s, r in split.items() if r == "test") == ["nat04", "nat07", "nat10", "nat20"]

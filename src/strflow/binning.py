@@ -74,9 +74,10 @@ def ragged_take(values: np.ndarray, offsets: np.ndarray, order: np.ndarray) -> t
 class BinPlan:
     """A shard's trials in block order, ready to be counted in bounded pieces."""
 
-    spike_times_s: np.ndarray  # spikes of the ordered trials
-    offsets: np.ndarray  # (n_trials + 1,) into spike_times_s
-    n_bins: np.ndarray  # (n_trials,) grid length of each trial
+    spike_times_s: np.ndarray  # spikes of the trials in their original order
+    offsets: np.ndarray  # (n_trials + 1,) into spike_times_s, original order
+    order: np.ndarray  # (n_trials,) original index of each trial in block order
+    n_bins: np.ndarray  # (n_trials,) grid length of each trial, block order
     block_offsets: np.ndarray  # (n_trials + 1,) start of each trial in the flat counts
     index: PairBlocks  # pair index (stim, cell, n_trials, n_bins, offset); data empty
     dt_ms: float
@@ -93,9 +94,10 @@ class BinPlan:
         return out
 
     def count(self, start: int, stop: int) -> np.ndarray:
-        """Counts of trials ``start..stop-1`` (their slice of the flat array)."""
-        lo, hi = self.offsets[start], self.offsets[stop]
-        counts, _ = bin_trials(self.spike_times_s[lo:hi], self.offsets[start : stop + 1] - lo, self.n_bins[start:stop], self.dt_ms)
+        """Counts of trials ``start..stop-1`` in block order (their slice of the flat
+        array); only those trials' spikes are gathered, so memory follows the range."""
+        values, offsets = ragged_take(self.spike_times_s, self.offsets, self.order[start:stop])
+        counts, _ = bin_trials(values, offsets, self.n_bins[start:stop], self.dt_ms)
         return counts
 
 
@@ -119,7 +121,7 @@ def plan_pairs(
     s_idx = np.fromiter((stim_order[s] for s in stim_id), dtype=np.int64, count=stim_id.shape[0])
     c_idx = np.fromiter((cell_order[c] for c in cell_id), dtype=np.int64, count=cell_id.shape[0])
     order = np.lexsort((np.asarray(trial), c_idx, s_idx))
-    values, offs = ragged_take(np.asarray(spike_times_s), np.asarray(offsets, dtype=np.int64), order)
+    values, offs = np.asarray(spike_times_s), np.asarray(offsets, dtype=np.int64)
     s_idx, c_idx, stim_id, cell_id = s_idx[order], c_idx[order], stim_id[order], cell_id[order]
     n_bins = np.fromiter((stim_n_bins[s] for s in stim_id), dtype=np.int64, count=stim_id.shape[0])
     block_offsets = np.zeros(n_bins.shape[0] + 1, dtype=np.int64)
@@ -127,7 +129,7 @@ def plan_pairs(
     if stim_id.shape[0] == 0:
         empty = np.zeros(0, dtype=np.int64)
         index = PairBlocks(stim_id, cell_id, empty.astype(np.int32), empty.astype(np.int32), empty, np.zeros(0, np.int32))
-        return BinPlan(values, offs, n_bins, block_offsets, index, dt_ms)
+        return BinPlan(values, offs, order, n_bins, block_offsets, index, dt_ms)
     new_pair = np.ones(stim_id.shape[0], dtype=bool)
     new_pair[1:] = (s_idx[1:] != s_idx[:-1]) | (c_idx[1:] != c_idx[:-1])
     first = np.flatnonzero(new_pair)
@@ -140,7 +142,7 @@ def plan_pairs(
         offset=block_offsets[first],
         data=np.zeros(0, np.int32),
     )
-    return BinPlan(values, offs, n_bins, block_offsets, index, dt_ms)
+    return BinPlan(values, offs, order, n_bins, block_offsets, index, dt_ms)
 
 
 def bin_pairs(*args, **kwargs) -> PairBlocks:

@@ -94,8 +94,9 @@ def spectrograms(stims_path, raw_dir, dt_ms: float, params: dict, out) -> None:
     log.info("%d spectrograms written to %s", len(stims), out)
 
 
-# Bins held in memory at once by the streaming steps (~16 M: 64 MB of int32 counts).
-STREAM_BINS = 1 << 24
+# Bins processed at once by the streaming steps: 4 M bins keep the temporaries of one
+# piece (int64 bincount, casts, cumulative sums) near 100 MB.
+STREAM_BINS = 1 << 22
 
 
 def bin_shard(trials_path, neurons_path, stims_path, dt_ms: float, out_h5, out_coverage) -> None:
