@@ -33,7 +33,7 @@ import pyarrow.parquet as pq
 import torch
 
 from strflow.readers.shard import flat_spikes
-from strflow.store import read_blocks
+from strflow.store import read_index
 
 _SENTINEL_SHAPE = (1, 1)
 
@@ -81,26 +81,30 @@ class _Responses(Sequence):
 
     def _shard(self, shard: str):
         if shard not in self._loaded:
-            blocks, attrs = read_blocks(self._folder / self._kind / f"{shard}.h5")
+            path = self._folder / self._kind / f"{shard}.h5"
+            index, _ = read_index(path)
             # blocks of stimuli without a spectrogram (NS1 DRCs) or of neurons outside
             # this dataset view (neuron filter, animals=) are not addressable
             lookup = {
-                (self._stim_index[s], self._cell_index[c]): p
-                for p, (s, c) in enumerate(zip(blocks.stim_id, blocks.cell_id))
+                (self._stim_index[s], self._cell_index[c]): (int(o), int(r), int(t))
+                for s, c, o, r, t in zip(index.stim_id, index.cell_id, index.offset, index.n_trials, index.n_bins)
                 if s in self._stim_index and c in self._cell_index
             }
-            self._loaded[shard] = (blocks, lookup)
+            # read pair by pair: memory stays at the chunk cache, whatever the dataset size
+            handle = h5py.File(path, "r", rdcc_nbytes=64 << 20)
+            self._loaded[shard] = (handle["data"], lookup)
         return self._loaded[shard]
 
     def get(self, s: int, n: int) -> torch.Tensor:
         if not -self.n_neurons <= n < self.n_neurons:
             raise IndexError(f"neuron index {n} out of range for {self.n_neurons} neurons")
         n %= self.n_neurons
-        blocks, lookup = self._shard(self._cell_shard[n])
-        p = lookup.get((s, n))
-        if p is None:
+        data, lookup = self._shard(self._cell_shard[n])
+        block = lookup.get((s, n))
+        if block is None:
             return sentinel()
-        return torch.from_numpy(blocks.block(p).astype(np.float32))
+        offset, rows, bins = block
+        return torch.from_numpy(data[offset : offset + rows * bins].astype(np.float32).reshape(rows, bins))
 
 
 class NeuralDataset:
