@@ -46,6 +46,8 @@ rule strf_gather:
         metrics="results/{ds}/strf/metrics.parquet",
     log:
         "results/{ds}/logs/strf/gather.log",
+    benchmark:
+        "results/{ds}/benchmarks/strf_gather.tsv"
     conda:
         "../../envs/strf.yaml"
     resources:
