@@ -27,9 +27,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 
 from strflow.dataset import NeuralDataset  # noqa: E402
+from strflow.figures import save_pages  # noqa: E402
 
 PAGE = (11.0, 8.5)
 GREY = "lightgrey"
@@ -260,20 +260,4 @@ def build_pages(ds: NeuralDataset) -> list:
 
 def write_report(dataset_dir: str | Path, pdf_path: str | Path, png_paths: list[str | Path]) -> None:
     """Write the PDF and one PNG per page, atomically."""
-    ds = NeuralDataset(dataset_dir)
-    figs = build_pages(ds)
-    if len(png_paths) != len(figs):
-        raise ValueError(f"{len(figs)} pages but {len(png_paths)} PNG paths")
-    pdf_path = Path(pdf_path)
-    tmp_pdf = pdf_path.with_name(pdf_path.name + ".tmp")
-    with PdfPages(tmp_pdf, metadata={"CreationDate": None, "ModDate": None}) as pdf:
-        for fig in figs:
-            pdf.savefig(fig)
-    for fig, png in zip(figs, png_paths):
-        png = Path(png)
-        png.parent.mkdir(parents=True, exist_ok=True)
-        tmp = png.with_name(png.name + ".tmp.png")
-        fig.savefig(tmp, dpi=110, metadata={"Software": None})
-        tmp.replace(png)
-        plt.close(fig)
-    tmp_pdf.replace(pdf_path)
+    save_pages(build_pages(NeuralDataset(dataset_dir)), pdf_path, png_paths)

@@ -98,15 +98,7 @@ def read_index(path: str | Path) -> tuple[PairBlocks, dict]:
 
 def read_blocks(path: str | Path) -> tuple[PairBlocks, dict]:
     """Load a whole file (one shard) into memory."""
+    index, attrs = read_index(path)
     with h5py.File(path, "r") as f:
-        idx = f["index"]
-        blocks = PairBlocks(
-            stim_id=idx["stim_id"].asstr()[()].astype(object),
-            cell_id=idx["cell_id"].asstr()[()].astype(object),
-            n_trials=idx["n_trials"][()],
-            n_bins=idx["n_bins"][()],
-            offset=idx["offset"][()],
-            data=f["data"][()],
-        )
-        attrs = dict(f.attrs)
-    return blocks, attrs
+        index.data = f["data"][()]
+    return index, attrs

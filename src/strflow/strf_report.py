@@ -14,9 +14,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
-from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 
 from strflow.dataset import NeuralDataset  # noqa: E402
+from strflow.figures import save_pages  # noqa: E402
 from strflow.strf import Standardisation, predict_segments, strf_to_weights  # noqa: E402
 
 PAGE = (11.0, 8.5)
@@ -134,16 +134,4 @@ def write_report(dataset_dir, fits_h5, metrics_path, pdf_path, png_paths) -> Non
     with h5py.File(fits_h5, "r") as f:
         ids = list(f["cell_id"].asstr()[()])
         figs = [page_summary(rows, Path(dataset_dir).name), page_scatter(rows), page_strfs(f, cells, ids), page_predictions(f, ds, cells, ids)]
-    pdf_path = Path(pdf_path)
-    tmp = pdf_path.with_name(pdf_path.name + ".tmp")
-    with PdfPages(tmp, metadata={"CreationDate": None, "ModDate": None}) as pdf:
-        for fig in figs:
-            pdf.savefig(fig)
-    for fig, png in zip(figs, png_paths):
-        png = Path(png)
-        png.parent.mkdir(parents=True, exist_ok=True)
-        t = png.with_name(png.name + ".tmp.png")
-        fig.savefig(t, dpi=110, metadata={"Software": None})
-        t.replace(png)
-        plt.close(fig)
-    tmp.replace(pdf_path)
+    save_pages(figs, pdf_path, png_paths)
