@@ -31,7 +31,7 @@ _STR = h5py.string_dtype("utf-8")
 
 
 class BlockWriter:
-    """Write a block file piece by piece (bounded memory); atomic like :func:`write_blocks`.
+    """Write a block file piece by piece (bounded memory); atomic (a temp file renamed into place when complete, removed on error).
 
     >>> with BlockWriter(path, index, total, np.uint16, attrs) as w:
     ...     w.write(start, values)      # values for data[start : start + len(values)]
@@ -72,13 +72,6 @@ class BlockWriter:
             self.tmp.replace(self.path)
         else:
             self.tmp.unlink(missing_ok=True)
-
-
-def write_blocks(path: str | Path, blocks: PairBlocks, attrs: dict, dtype=None) -> None:
-    """Write a whole in-memory block set atomically (temp file renamed when complete)."""
-    data = blocks.data if dtype is None else blocks.data.astype(dtype)
-    with BlockWriter(path, blocks, data.shape[0], data.dtype, attrs) as w:
-        w.write(0, data)
 
 
 def read_index(path: str | Path) -> tuple[PairBlocks, dict]:

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -18,7 +17,6 @@ import pyarrow.parquet as pq
 
 from strflow import timegrid
 from strflow.binning import PairBlocks
-from strflow.readers.shard import write_parquet
 
 STIM_TABLE_SCHEMA = pa.schema(
     [
@@ -106,14 +104,6 @@ def coverage_table(blocks: PairBlocks, summary: dict[str, np.ndarray]) -> pa.Tab
         },
         schema=COVERAGE_SCHEMA,
     )
-
-
-def concat(paths, out: str | Path) -> pa.Table:
-    """Concatenate per-shard tables (same schema) in the given order and write them."""
-    tables = read_tables(paths)
-    table = pa.concat_tables(tables, promote_options="permissive") if tables else pa.table({})
-    write_parquet(table, out)
-    return table
 
 
 def check_unique(table: pa.Table, column: str, what: str) -> None:

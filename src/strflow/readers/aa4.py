@@ -135,14 +135,6 @@ def read_spike_times_lowlevel(stim_id, trial_name: str, where: str) -> np.ndarra
     return values
 
 
-def read_spike_times(dataset) -> np.ndarray | None:
-    """Spike times (s) of one trial; ``None`` for the empty-trial scalar -999."""
-    values = np.atleast_1d(np.asarray(dataset[()], dtype=np.float64)).ravel()
-    if values.shape[0] == 1 and values[0] == EMPTY_TRIAL_SENTINEL:
-        return None
-    return values
-
-
 def read_animal(raw_root: str | Path, animal: str, options: AA4Options = AA4Options()) -> Shard:
     """Read every unit file of one bird into a :class:`Shard`."""
     import h5py
