@@ -20,6 +20,7 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/synthetic.smk"
+include: "workflow/rules/download.smk"
 include: "workflow/rules/read.smk"
 include: "workflow/rules/stimuli.smk"
 include: "workflow/rules/responses.smk"

@@ -157,10 +157,10 @@ def test_local_source_gives_the_same_tables(demo, tmp_path):
 
 
 def test_missing_real_data_is_a_clear_error(demo, tmp_path):
-    out = smk(demo, "-n", "results/aa4/qc.pdf", check=False)
+    out = smk(demo, "-n", "results/ns1/qc.pdf", check=False)
     text = out.stdout + out.stderr
     assert out.returncode != 0
-    assert "raw folder 'results/aa4/raw/BlaBro09xxF' not found" in text and "never substitutes synthetic" in text
+    assert "raw folder 'results/ns1/raw' not found" in text and "never substitutes synthetic" in text
     cfg = tmp_path / "bad.yaml"
     cfg.write_text(yaml.safe_dump({"datasets": {"x": {"format": "aa4", "source": "local", "path": "/nowhere", "animals": ["A1"]}}}))
     out = smk(demo, "-n", "results/x/qc.pdf", configfiles=[cfg], check=False)

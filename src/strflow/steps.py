@@ -298,3 +298,32 @@ def strf_gather(chunks_h5: list, chunk_tables: list, quality_path, out_h5, out_t
         cc = np.array([r["ccnorm"] for r in table.to_pylist() if r["model"] == model], dtype=float)
         log.info("%s: CCnorm mean %.3f median %.3f over %d neurons with a value (of %d)", model,
                  np.nanmean(cc), np.nanmedian(cc), int(np.isfinite(cc).sum()), cc.size)
+
+
+def download_archive(url_path: str, dest, sha_file, download: dict) -> None:
+    """Fetch one archive (credentials from the environment only) and record its sha256;
+    an existing verified archive is reused without any request."""
+    from strflow.download import DownloadError, fetch, sha256_file
+
+    dest, sha_file = Path(dest), Path(sha_file)
+    if download.get("force"):
+        dest.unlink(missing_ok=True)
+    fetch(url_path, dest, protocol=download["protocol"], base_url=download.get("base_url"),
+          download_base=download.get("download_base"), progress=True)
+    digest = sha256_file(dest)
+    if sha_file.is_file() and sha_file.read_text().split()[0] != digest and not download.get("force"):
+        raise DownloadError(f"{dest.name}: sha256 {digest} differs from the recorded {sha_file.read_text().split()[0]}")
+    sha_file.write_text(f"{digest}  {dest.name}\n")
+    log.info("%s: %d bytes, sha256 %s", dest.name, dest.stat().st_size, digest)
+
+
+def extract_archive(archive, sha_file, dest, strip_components: int = 1) -> None:
+    """Verify the archive against its recorded sha256, then extract it safely and atomically."""
+    from strflow.download import DownloadError, safe_extract, sha256_file
+
+    archive, dest = Path(archive), Path(dest)
+    recorded = Path(sha_file).read_text().split()[0]
+    if sha256_file(archive) != recorded:
+        raise DownloadError(f"{archive}: sha256 does not match the value recorded at download; set download.force: true to refetch")
+    safe_extract(archive, dest, strip_components=strip_components)
+    log.info("extracted %s into %s", archive.name, dest)

@@ -1,4 +1,5 @@
 # Helper functions shared by the rules (no rules in this file).
+import os
 import sys
 from pathlib import Path
 
@@ -8,6 +9,9 @@ from strflow.config import dataset_settings  # noqa: E402
 
 SETTINGS = {name: dataset_settings(config, name) for name in config["datasets"]}
 SYNTHETIC = [name for name, s in SETTINGS.items() if s.source == "synthetic"]
+DOWNLOADED = [
+    n for n, s in SETTINGS.items() if s.source == "crcns" and s.format == "aa4"
+]
 QC_PAGES = [
     "1_summary",
     "2_cell",
@@ -53,7 +57,15 @@ def raw_shard_path(ds, shard):
     s = SETTINGS[ds]
     # AA4 has one raw folder per bird; the other formats are a single release folder.
     path = f"{s.raw_dir}/{shard}" if s.format == "aa4" else s.raw_dir
-    if s.source != "synthetic" and not Path(path).is_dir():
+    if s.name in DOWNLOADED and not Path(path).is_dir():
+        # produced by the download rules; stop now (before any request) without a login
+        if not (os.environ.get("CRCNS_USERNAME") and os.environ.get("CRCNS_PASSWORD")):
+            raise WorkflowError(
+                f"Dataset '{s.name}' must be downloaded from CRCNS, but the CRCNS credentials are "
+                "missing: set CRCNS_USERNAME and CRCNS_PASSWORD (free account at "
+                "https://crcns.org/register), or use source: local with an extracted copy."
+            )
+    elif s.source != "synthetic" and not Path(path).is_dir():
         raise WorkflowError(
             f"Dataset '{s.name}' ({s.format}, source: {s.source}): raw folder '{path}' not found. "
             f"Extract the release so that '{s.raw_dir}' holds it"
@@ -125,3 +137,11 @@ def strf_chunks(pattern):
         return expand(pattern, ds=wildcards.ds, chunk=range(n))
 
     return get
+
+
+def download_settings(wildcards):
+    return config.get("download", {})
+
+
+def aa4_archive_path(wildcards):
+    return f"aa-4/{wildcards.shard}.tar.gz"
