@@ -23,6 +23,7 @@ import test_download
 from strflow.spectrogram import SpectrogramParams
 from strflow.synthetic import SyntheticSpec, generate_animal
 from test_download import PASSWORD, USER, server  # noqa: F401  (the fixture)
+from test_reader_ns1 import ns1_raw  # noqa: F401  (fixture: a small NS1-format release)
 
 pytestmark = pytest.mark.workflow
 REPO = Path(__file__).resolve().parents[1]
@@ -84,3 +85,33 @@ def test_missing_credentials_stop_before_any_request(server, tmp_path):  # noqa:
     assert out.returncode != 0
     assert "CRCNS credentials are missing: set CRCNS_USERNAME and CRCNS_PASSWORD" in out.stdout + out.stderr
     assert server.state.requests == [] and not (tmp_path / "results").exists()
+
+
+def test_ns1_from_osf_matches_local_copy(ns1_raw, server, tmp_path, monkeypatch):  # noqa: F811
+    import zipfile
+
+    import pyarrow.parquet as pq
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for f in sorted((ns1_raw / "spikesandwav").rglob("*")):
+            z.write(f, f.relative_to(ns1_raw).as_posix())
+    monkeypatch.setitem(test_download.OSF, "5nxga", buf.getvalue())
+    monkeypatch.setitem(test_download.OSF, "gdwyd", (ns1_raw / "MetadataSHEnCneurons.mat").read_bytes())
+    monkeypatch.setitem(test_download.OSF, "f3rtm", b"{\\rtf1 readme}")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CRCNS_")}  # no account needed
+    target = "results/x/interim/all/trials.parquet"
+    osf = {"download": dict(osf_base_url=server.base + "/osf"), "datasets": {"x": dict(format="ns1", source="osf", path="results/x/raw")}}
+    (tmp_path / "dl").mkdir()
+    out = smk(tmp_path / "dl", target, osf, env)
+    assert out.returncode == 0, out.stderr[-4000:]
+    assert sorted(r["path"] for r in server.state.requests) == sorted(f"/osf/download/{g}/" for g in ("5nxga", "gdwyd", "f3rtm"))
+    assert not list((tmp_path / "dl/results/x").glob("*.assembling"))
+    local = {"datasets": {"x": dict(format="ns1", source="local", path=str(ns1_raw))}}
+    (tmp_path / "local").mkdir()
+    out = smk(tmp_path / "local", target, local, env)
+    assert out.returncode == 0, out.stderr[-4000:]
+    for name in ("trials", "neurons", "stims", "skipped"):
+        a = pq.read_table(tmp_path / f"dl/results/x/interim/all/{name}.parquet")
+        b = pq.read_table(tmp_path / f"local/results/x/interim/all/{name}.parquet")
+        assert a.equals(b), name

@@ -54,9 +54,9 @@ def dataset_settings(config: dict, name: str) -> DatasetSettings:
         raw_dir = f"results/{name}/raw"
     else:
         raw_dir = entry["path"]
-        if entry["source"] == "crcns" and entry["format"] == "aa4" and raw_dir != f"results/{name}/raw":
+        if entry["source"] in ("crcns", "osf") and raw_dir != f"results/{name}/raw":
             raise ValueError(
-                f"dataset {name!r}: source crcns downloads into results/{name}/raw, not {raw_dir!r}; "
+                f"dataset {name!r}: source {entry['source']} downloads into results/{name}/raw, not {raw_dir!r}; "
                 "use source: local for an existing copy elsewhere"
             )
         shards = tuple(entry.get("animals", ())) if entry["format"] == "aa4" else ("all",)

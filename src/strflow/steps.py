@@ -308,8 +308,11 @@ def download_archive(url_path: str, dest, sha_file, download: dict) -> None:
     dest, sha_file = Path(dest), Path(sha_file)
     if download.get("force"):
         dest.unlink(missing_ok=True)
-    fetch(url_path, dest, protocol=download["protocol"], base_url=download.get("base_url"),
-          download_base=download.get("download_base"), progress=True)
+    if download.get("protocol") == "osf":
+        fetch(url_path, dest, protocol="osf", base_url=download.get("osf_base_url"), progress=True)
+    else:
+        fetch(url_path, dest, protocol=download["protocol"], base_url=download.get("base_url"),
+              download_base=download.get("download_base"), progress=True)
     digest = sha256_file(dest)
     if sha_file.is_file() and sha_file.read_text().split()[0] != digest and not download.get("force"):
         raise DownloadError(f"{dest.name}: sha256 {digest} differs from the recorded {sha_file.read_text().split()[0]}")
@@ -327,3 +330,30 @@ def extract_archive(archive, sha_file, dest, strip_components: int = 1) -> None:
         raise DownloadError(f"{archive}: sha256 does not match the value recorded at download; set download.force: true to refetch")
     safe_extract(archive, dest, strip_components=strip_components)
     log.info("extracted %s into %s", archive.name, dest)
+
+
+OSF_FILES = {"MetadataSHEnCneurons.mat": "gdwyd", "spikesandwav.zip": "5nxga", "ReadMe.rtf": "f3rtm"}
+
+
+def assemble_osf_raw(downloads: dict, out) -> None:
+    """NS1 raw folder from the OSF files: the zip (which holds ``spikesandwav/``) safely
+    extracted, the metadata and readme beside it; built in a temporary folder and renamed."""
+    import shutil
+
+    from strflow.download import DownloadError, safe_extract, sha256_file
+
+    out = Path(out)
+    for name, path in downloads.items():
+        recorded = Path(f"{path}.sha256").read_text().split()[0]
+        if sha256_file(path) != recorded:
+            raise DownloadError(f"{path}: sha256 does not match the value recorded at download")
+    tmp = out.with_name(out.name + ".assembling")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        safe_extract(Path(downloads["spikesandwav.zip"]), tmp)
+        for name in ("MetadataSHEnCneurons.mat", "ReadMe.rtf"):
+            shutil.copyfile(downloads[name], tmp / name)
+        tmp.rename(out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    log.info("NS1 release assembled in %s", out)

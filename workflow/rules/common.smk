@@ -6,12 +6,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from strflow.config import dataset_settings  # noqa: E402
+from strflow.steps import OSF_FILES  # noqa: E402
 
 SETTINGS = {name: dataset_settings(config, name) for name in config["datasets"]}
 SYNTHETIC = [name for name, s in SETTINGS.items() if s.source == "synthetic"]
 DOWNLOADED = [
     n for n, s in SETTINGS.items() if s.source == "crcns" and s.format == "aa4"
 ]
+FROM_OSF = [n for n, s in SETTINGS.items() if s.source == "osf" and s.format == "ns1"]
 QC_PAGES = [
     "1_summary",
     "2_cell",
@@ -65,6 +67,8 @@ def raw_shard_path(ds, shard):
                 "missing: set CRCNS_USERNAME and CRCNS_PASSWORD (free account at "
                 "https://crcns.org/register), or use source: local with an extracted copy."
             )
+    elif s.name in FROM_OSF:
+        pass  # produced by the OSF download rules (no account needed)
     elif s.source != "synthetic" and not Path(path).is_dir():
         raise WorkflowError(
             f"Dataset '{s.name}' ({s.format}, source: {s.source}): raw folder '{path}' not found. "
@@ -145,3 +149,11 @@ def download_settings(wildcards):
 
 def aa4_archive_path(wildcards):
     return f"aa-4/{wildcards.shard}.tar.gz"
+
+
+def osf_guid(wildcards):
+    return OSF_FILES[wildcards.name]
+
+
+def osf_download_settings(wildcards):
+    return dict(config.get("download", {}), protocol="osf")

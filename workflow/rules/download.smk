@@ -4,6 +4,8 @@
 localrules:
     download_aa4_animal,
     extract_aa4_animal,
+    download_osf_file,
+    assemble_osf_raw,
 
 
 rule download_aa4_animal:
@@ -48,3 +50,46 @@ rule extract_aa4_animal:
         runtime=60,
     script:
         "../scripts/extract_archive.py"
+
+
+rule download_osf_file:
+    output:
+        archive="results/{ds}/downloads/{name}",
+        sha256="results/{ds}/downloads/{name}.sha256",
+    log:
+        "results/{ds}/logs/download/{name}.log",
+    benchmark:
+        "results/{ds}/benchmarks/download/{name}.tsv"
+    wildcard_constraints:
+        ds="|".join(FROM_OSF) if FROM_OSF else "^$",
+        name="|".join(OSF_FILES),
+    retries: 3
+    conda:
+        "../../envs/download.yaml"
+    resources:
+        mem_mb=500,
+        runtime=60,
+    params:
+        url_path=osf_guid,
+        download=osf_download_settings,
+    script:
+        "../scripts/download_archive.py"
+
+
+rule assemble_osf_raw:
+    input:
+        files=expand("results/{{ds}}/downloads/{name}", name=OSF_FILES),
+        sha256=expand("results/{{ds}}/downloads/{name}.sha256", name=OSF_FILES),
+    output:
+        directory("results/{ds}/raw"),
+    log:
+        "results/{ds}/logs/download/assemble.log",
+    wildcard_constraints:
+        ds="|".join(FROM_OSF) if FROM_OSF else "^$",
+    conda:
+        "../../envs/download.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=30,
+    script:
+        "../scripts/assemble_osf_raw.py"
