@@ -42,6 +42,14 @@ def read_shard(fmt: str, raw_dir, shard: str, reading: dict, outputs: dict) -> N
         from strflow.readers.ns1 import NS1Options, read_ns1
 
         data = read_ns1(raw_dir, NS1Options(**{k: v for k, v in reading.items() if k in NS1_READING}))
+    elif fmt in ("aa1", "aa2"):
+        from strflow.readers.aa1 import read_aa1
+        from strflow.readers.aa2 import read_aa2
+        from strflow.readers.crcns_text import TextOptions
+
+        types = reading.get("stim_types")
+        opts = TextOptions(stim_types=tuple(types) if types else None, on_missing_wav=reading.get("on_missing_wav", "skip"))
+        data = (read_aa1 if fmt == "aa1" else read_aa2)(raw_dir, opts)
     else:
         raise ValueError(f"unknown dataset format {fmt!r}")
     log.info(
