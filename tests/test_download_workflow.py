@@ -23,6 +23,7 @@ import test_download
 from strflow.spectrogram import SpectrogramParams
 from strflow.synthetic import SyntheticSpec, generate_animal
 from test_download import PASSWORD, USER, server  # noqa: F401  (the fixture)
+from test_reader_aa1_aa2 import aa1_raw, aa2_raw  # noqa: F401  (fixtures)
 from test_reader_ns1 import ns1_raw  # noqa: F401  (fixture: a small NS1-format release)
 
 pytestmark = pytest.mark.workflow
@@ -115,3 +116,54 @@ def test_ns1_from_osf_matches_local_copy(ns1_raw, server, tmp_path, monkeypatch)
         a = pq.read_table(tmp_path / f"dl/results/x/interim/all/{name}.parquet")
         b = pq.read_table(tmp_path / f"local/results/x/interim/all/{name}.parquet")
         assert a.equals(b), name
+
+
+def _zip_folder(folder: Path, prefix: str) -> bytes:
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for f in sorted(folder.rglob("*")):
+            if f.is_file():
+                z.write(f, f"{prefix}{f.relative_to(folder).as_posix()}")
+    return buf.getvalue()
+
+
+def _tar_members(folder: Path, names: list[str], prefix: str) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name in names:
+            tar.add(folder / name, arcname=f"{prefix}{name}")
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["aa1", "aa2"])
+def test_crcns_text_releases_download_like_local(fmt, request, server, tmp_path, monkeypatch):  # noqa: F811
+    import pyarrow.parquet as pq
+
+    raw = request.getfixturevalue(f"{fmt}_raw")
+    if fmt == "aa1":  # one zip with a wrapping folder (dropped on assembly)
+        monkeypatch.setitem(test_download.FILES, "aa-1/crcns-aa1.zip", _zip_folder(raw, "crcns-aa1/"))
+    else:  # three tarballs wrapping crcns/aa2/
+        docs = [p.name for p in raw.iterdir() if p.is_file()]
+        for name, members in (("docs", docs), ("all_cells", ["all_cells"]), ("all_stims", ["all_stims"])):
+            monkeypatch.setitem(test_download.FILES, f"aa-2/crcns-aa2-{name}.tar.gz", _tar_members(raw, members, "crcns/aa2/"))
+    env = dict(os.environ, CRCNS_USERNAME=USER, CRCNS_PASSWORD=PASSWORD)
+    reading = {"processing": {"reading": {"on_missing_wav": "skip"}}}
+    target = "results/t/interim/all/trials.parquet"
+    dl = {"download": dict(protocol="crcns", base_url=server.base, download_base=server.base + "/files"),
+          "datasets": {"t": dict(format=fmt, source="crcns", path="results/t/raw", **reading)}}
+    (tmp_path / "dl").mkdir()
+    out = smk(tmp_path / "dl", target, dl, env)
+    assert out.returncode == 0, out.stderr[-4000:]
+    local = {"datasets": {"t": dict(format=fmt, source="local", path=str(raw), **reading)}}
+    (tmp_path / "local").mkdir()
+    out = smk(tmp_path / "local", target, local, dict(os.environ))
+    assert out.returncode == 0, out.stderr[-4000:]
+    for name in ("trials", "neurons", "stims", "skipped"):
+        a = pq.read_table(tmp_path / f"dl/results/t/interim/all/{name}.parquet")
+        b = pq.read_table(tmp_path / f"local/results/t/interim/all/{name}.parquet")
+        assert a.equals(b), name
+    for f in (tmp_path / "dl").rglob("*"):
+        if f.is_file():
+            assert PASSWORD.encode() not in f.read_bytes(), f

@@ -365,3 +365,39 @@ def assemble_osf_raw(downloads: dict, out) -> None:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     log.info("NS1 release assembled in %s", out)
+
+
+CRCNS_RELEASE_FILES = {
+    "aa1": {"crcns-aa1.zip": 0},  # name -> strip_components (a single wrapping folder is dropped too)
+    "aa2": {"crcns-aa2-docs.tar.gz": 2, "crcns-aa2-all_cells.tar.gz": 2, "crcns-aa2-all_stims.tar.gz": 2},
+}
+
+
+def assemble_release(fmt: str, archives: dict, out) -> None:
+    """Raw folder of a CRCNS text release: every archive verified, safely extracted and
+    merged in a temporary folder (AA2's three tarballs wrap ``crcns/aa2/``; a single
+    wrapping folder of the AA1 zip is dropped), then renamed into place."""
+    import shutil
+
+    from strflow.download import DownloadError, safe_extract, sha256_file
+
+    out = Path(out)
+    tmp = out.with_name(out.name + ".assembling")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        tmp.mkdir(parents=True)
+        for name, strip in CRCNS_RELEASE_FILES[fmt].items():
+            path = Path(archives[name])
+            if sha256_file(path) != Path(f"{path}.sha256").read_text().split()[0]:
+                raise DownloadError(f"{path}: sha256 does not match the value recorded at download")
+            safe_extract(path, tmp, strip_components=strip)
+        entries = list(tmp.iterdir())
+        if len(entries) == 1 and entries[0].is_dir():
+            inner = entries[0]
+            for child in list(inner.iterdir()):
+                child.rename(tmp / child.name)
+            inner.rmdir()
+        tmp.rename(out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    log.info("%s release assembled in %s", fmt.upper(), out)

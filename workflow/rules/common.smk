@@ -6,13 +6,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from strflow.config import dataset_settings  # noqa: E402
-from strflow.steps import OSF_FILES  # noqa: E402
+from strflow.steps import CRCNS_RELEASE_FILES, OSF_FILES  # noqa: E402
 
 SETTINGS = {name: dataset_settings(config, name) for name in config["datasets"]}
 SYNTHETIC = [name for name, s in SETTINGS.items() if s.source == "synthetic"]
-DOWNLOADED = [
-    n for n, s in SETTINGS.items() if s.source == "crcns" and s.format == "aa4"
-]
+DOWNLOADED = [n for n, s in SETTINGS.items() if s.source == "crcns"]
+CRCNS_TEXT = [n for n in DOWNLOADED if SETTINGS[n].format in ("aa1", "aa2")]
+AA4_DOWNLOADED = [n for n in DOWNLOADED if SETTINGS[n].format == "aa4"]
 FROM_OSF = [n for n, s in SETTINGS.items() if s.source == "osf" and s.format == "ns1"]
 QC_PAGES = [
     "1_summary",
@@ -157,3 +157,16 @@ def osf_guid(wildcards):
 
 def osf_download_settings(wildcards):
     return dict(config.get("download", {}), protocol="osf")
+
+
+def crcns_release_url(wildcards):
+    return f"aa-{SETTINGS[wildcards.ds].format[-1]}/{wildcards.name}"
+
+
+def crcns_release_archives(wildcards):
+    names = CRCNS_RELEASE_FILES[SETTINGS[wildcards.ds].format]
+    return expand("results/{ds}/downloads/{name}", ds=wildcards.ds, name=names)
+
+
+def crcns_release_shas(wildcards):
+    return [f"{p}.sha256" for p in crcns_release_archives(wildcards)]

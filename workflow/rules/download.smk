@@ -6,6 +6,8 @@ localrules:
     extract_aa4_animal,
     download_osf_file,
     assemble_osf_raw,
+    download_crcns_release_file,
+    assemble_crcns_release,
 
 
 rule download_aa4_animal:
@@ -17,7 +19,7 @@ rule download_aa4_animal:
     benchmark:
         "results/{ds}/benchmarks/download/{shard}.tsv"
     wildcard_constraints:
-        ds="|".join(DOWNLOADED) if DOWNLOADED else "^$",
+        ds="|".join(AA4_DOWNLOADED) if AA4_DOWNLOADED else "^$",
     retries: 3
     conda:
         "../../envs/download.yaml"
@@ -42,7 +44,7 @@ rule extract_aa4_animal:
     benchmark:
         "results/{ds}/benchmarks/extract/{shard}.tsv"
     wildcard_constraints:
-        ds="|".join(DOWNLOADED) if DOWNLOADED else "^$",
+        ds="|".join(AA4_DOWNLOADED) if AA4_DOWNLOADED else "^$",
     conda:
         "../../envs/download.yaml"
     resources:
@@ -93,3 +95,48 @@ rule assemble_osf_raw:
         runtime=30,
     script:
         "../scripts/assemble_osf_raw.py"
+
+
+rule download_crcns_release_file:
+    output:
+        archive="results/{ds}/downloads/{name}",
+        sha256="results/{ds}/downloads/{name}.sha256",
+    log:
+        "results/{ds}/logs/download/{name}.log",
+    benchmark:
+        "results/{ds}/benchmarks/download/{name}.tsv"
+    wildcard_constraints:
+        ds="|".join(CRCNS_TEXT) if CRCNS_TEXT else "^$",
+        name="|".join(n for names in CRCNS_RELEASE_FILES.values() for n in names),
+    retries: 3
+    conda:
+        "../../envs/download.yaml"
+    resources:
+        mem_mb=500,
+        runtime=60,
+    params:
+        url_path=crcns_release_url,
+        download=download_settings,
+    script:
+        "../scripts/download_archive.py"
+
+
+rule assemble_crcns_release:
+    input:
+        archives=crcns_release_archives,
+        sha256=crcns_release_shas,
+    output:
+        directory("results/{ds}/raw"),
+    log:
+        "results/{ds}/logs/download/assemble.log",
+    wildcard_constraints:
+        ds="|".join(CRCNS_TEXT) if CRCNS_TEXT else "^$",
+    conda:
+        "../../envs/download.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=30,
+    params:
+        format=dataset_format,
+    script:
+        "../scripts/assemble_crcns_release.py"

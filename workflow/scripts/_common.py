@@ -9,11 +9,27 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
 
 
-def run(snakemake, main) -> None:
+class _Tee:
+    """Write to the log file and to the terminal (progress bars of long transfers)."""
+
+    def __init__(self, *streams) -> None:
+        self.streams = streams
+
+    def write(self, text: str) -> int:
+        for s in self.streams:
+            s.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        for s in self.streams:
+            s.flush()
+
+
+def run(snakemake, main, tee_terminal: bool = False) -> None:
     log_path = snakemake.log[0]
     Path(log_path).parent.mkdir(parents=True, exist_ok=True)
     stream = open(log_path, "w", buffering=1)
-    sys.stderr = stream
+    sys.stderr = _Tee(stream, sys.__stderr__) if tee_terminal else stream
     logging.basicConfig(
         stream=stream,
         level=logging.INFO,

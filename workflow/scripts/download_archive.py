@@ -8,4 +8,4 @@ def main(smk):
     download_archive(smk.params.url_path, smk.output.archive, smk.output.sha256, smk.params.download)
 
 
-run(snakemake, main)  # noqa: F821
+run(snakemake, main, tee_terminal=True)  # noqa: F821
