@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from strflow.readers.shard import STIMS_SCHEMA, Shard, SkipLog, TrialsBuilder
+from strflow.readers.shard import NEURON_KEY_FIELDS, STIMS_SCHEMA, Shard, SkipLog, TrialsBuilder
 from strflow.spectrogram import wav_info
 
 ANIMAL_IDS = ("BlaBro09xxF", "GreBlu9508M", "LblBlu2028M", "WhiBlu5396M", "WhiWhi4522M", "YelBlu6903F")
@@ -48,11 +48,8 @@ EMPTY_TRIAL_SENTINEL = -999.0
 _SUBSORT = re.compile(r"_ss(\d+)$")
 
 NEURONS_SCHEMA = pa.schema(
-    [
-        ("cell_id", pa.string()),
-        ("animal_id", pa.string()),
-        ("shard", pa.string()),
-        ("file", pa.string()),
+    NEURON_KEY_FIELDS
+    + [
         ("sex", pa.string()),
         ("site", pa.string()),
         ("electrode", pa.int32()),

@@ -45,7 +45,7 @@ from typing import Callable
 import numpy as np
 import pyarrow as pa
 
-from strflow.readers.shard import STIMS_SCHEMA, Shard, SkipLog, TrialsBuilder
+from strflow.readers.shard import NEURON_KEY_FIELDS, STIMS_SCHEMA, Shard, SkipLog, TrialsBuilder
 from strflow.spectrogram import wav_info
 
 log = logging.getLogger(__name__)
@@ -57,11 +57,8 @@ _STIM_FILE = re.compile(r"^stim(\d+)$")
 _SPIKE_FILE = re.compile(r"^spike(\d+)$")
 
 NEURONS_SCHEMA = pa.schema(
-    [
-        ("cell_id", pa.string()),
-        ("animal_id", pa.string()),
-        ("shard", pa.string()),
-        ("file", pa.string()),
+    NEURON_KEY_FIELDS
+    + [
         ("area", pa.string()),
         ("cell_seq", pa.int32()),
         ("rig", pa.string()),

@@ -54,7 +54,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from strflow.readers.shard import STIMS_SCHEMA, Shard, SkipLog, TrialsBuilder
+from strflow.readers.shard import NEURON_KEY_FIELDS, STIMS_SCHEMA, Shard, SkipLog, TrialsBuilder
 from strflow.spectrogram import wav_info
 
 SHARD = "all"
@@ -87,11 +87,8 @@ MISSING_UNIT_REASON = "cluster file missing (not in this copy of the release)"
 VALID73_SINGLE_T = frozenset({"Yes", "Maybe"})
 
 NEURONS_SCHEMA = pa.schema(
-    [
-        ("cell_id", pa.string()),
-        ("animal_id", pa.string()),
-        ("shard", pa.string()),
-        ("file", pa.string()),
+    NEURON_KEY_FIELDS
+    + [
         ("area", pa.string()),
         ("depth_um", pa.float64()),
         ("noise_ratio", pa.float64()),

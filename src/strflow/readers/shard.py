@@ -37,6 +37,14 @@ TRIALS_SCHEMA = pa.schema(
     ]
 )
 
+# Every reader's neurons table starts with these columns, then adds its own metadata.
+NEURON_KEY_FIELDS = [
+    ("cell_id", pa.string()),
+    ("animal_id", pa.string()),
+    ("shard", pa.string()),
+    ("file", pa.string()),
+]
+
 SKIPPED_SCHEMA = pa.schema(
     [
         ("what", pa.string()),
