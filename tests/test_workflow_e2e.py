@@ -157,14 +157,17 @@ def test_local_source_gives_the_same_tables(demo, tmp_path):
 
 
 def test_missing_real_data_is_a_clear_error(demo, tmp_path):
-    out = smk(demo, "-n", "results/ns1/qc.pdf", check=False)
-    text = out.stdout + out.stderr
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CRCNS_")}
+    cmd = [str(SNAKEMAKE), "-n", "results/aa4/qc.pdf", "-s", str(REPO / "Snakefile"), "-d", str(demo)]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert out.returncode != 0
-    assert "raw folder 'results/ns1/raw' not found" in text and "never substitutes synthetic" in text
+    assert "CRCNS credentials are missing: set CRCNS_USERNAME and CRCNS_PASSWORD" in out.stdout + out.stderr
     cfg = tmp_path / "bad.yaml"
     cfg.write_text(yaml.safe_dump({"datasets": {"x": {"format": "aa4", "source": "local", "path": "/nowhere", "animals": ["A1"]}}}))
     out = smk(demo, "-n", "results/x/qc.pdf", configfiles=[cfg], check=False)
-    assert out.returncode != 0 and "datasets.x.path" in out.stdout + out.stderr
+    text = out.stdout + out.stderr
+    assert out.returncode != 0 and "raw folder '/nowhere/A1' not found" in text and "datasets.x.path" in text
+    assert "never substitutes synthetic" in text
     assert not (demo / "results" / "x").exists()
 
 

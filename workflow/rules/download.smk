@@ -86,6 +86,8 @@ rule assemble_osf_raw:
         directory("results/{ds}/raw"),
     log:
         "results/{ds}/logs/download/assemble.log",
+    benchmark:
+        "results/{ds}/benchmarks/download/assemble.tsv"
     wildcard_constraints:
         ds="|".join(FROM_OSF) if FROM_OSF else "^$",
     conda:
@@ -129,6 +131,8 @@ rule assemble_crcns_release:
         directory("results/{ds}/raw"),
     log:
         "results/{ds}/logs/download/assemble.log",
+    benchmark:
+        "results/{ds}/benchmarks/download/assemble.tsv"
     wildcard_constraints:
         ds="|".join(CRCNS_TEXT) if CRCNS_TEXT else "^$",
     conda:
