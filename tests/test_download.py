@@ -8,6 +8,7 @@ shared state simulate a dropped connection, a server ignoring Range, wrong passw
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
@@ -478,3 +479,15 @@ def test_safe_extract_zip_good_and_malicious(tmp_path):
         safe_extract(cut, tmp_path / "bad")
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         ["NS1", "flat", "spikesandwav.zip", "cut.zip", *cases])
+
+
+def test_verify_recorded_names_a_corrupted_archive(tmp_path):
+    from strflow.steps import verify_recorded
+
+    archive = tmp_path / "BlaBro09xxF.tar.gz"
+    archive.write_bytes(b"original bytes")
+    (tmp_path / "BlaBro09xxF.tar.gz.sha256").write_text(f"{hashlib.sha256(b'original bytes').hexdigest()}  {archive.name}\n")
+    verify_recorded(archive)  # intact: no error
+    archive.write_bytes(b"corrupted bytes")
+    with pytest.raises(DownloadError, match=r"BlaBro09xxF\.tar\.gz: sha256 does not match"):
+        verify_recorded(archive)

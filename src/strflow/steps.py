@@ -309,33 +309,43 @@ def strf_gather(chunks_h5: list, chunk_tables: list, quality_path, out_h5, out_t
 
 
 def download_archive(url_path: str, dest, sha_file, download: dict) -> None:
-    """Fetch one archive (credentials from the environment only) and record its sha256;
-    an existing verified archive is reused without any request."""
-    from strflow.download import DownloadError, fetch, sha256_file
+    """Fetch one archive (credentials from the environment only) and record its sha256.
+
+    Reuse is Snakemake's: the rule does not rerun while the archive exists; its recorded
+    sha256 is verified before every extraction (:func:`verify_recorded`).  Snakemake
+    removes a job's outputs before running it, so a (re)fetch always starts clean;
+    toggling ``download.force`` changes the rule's params and so refetches."""
+    from strflow.download import fetch, sha256_file
 
     dest, sha_file = Path(dest), Path(sha_file)
-    if download.get("force"):
-        dest.unlink(missing_ok=True)
     if download.get("protocol") == "osf":
         fetch(url_path, dest, protocol="osf", base_url=download.get("osf_base_url"), progress=True)
     else:
         fetch(url_path, dest, protocol=download["protocol"], base_url=download.get("base_url"),
               download_base=download.get("download_base"), progress=True)
     digest = sha256_file(dest)
-    if sha_file.is_file() and sha_file.read_text().split()[0] != digest and not download.get("force"):
-        raise DownloadError(f"{dest.name}: sha256 {digest} differs from the recorded {sha_file.read_text().split()[0]}")
     sha_file.write_text(f"{digest}  {dest.name}\n")
     log.info("%s: %d bytes, sha256 %s", dest.name, dest.stat().st_size, digest)
 
 
+def verify_recorded(archive, sha_file=None) -> None:
+    """Raise naming the file when an archive no longer matches the sha256 recorded at download."""
+    from strflow.download import DownloadError, sha256_file
+
+    archive = Path(archive)
+    recorded = Path(sha_file or f"{archive}.sha256").read_text().split()[0]
+    if sha256_file(archive) != recorded:
+        raise DownloadError(
+            f"{archive}: sha256 does not match the value recorded at download; set download.force: true to refetch"
+        )
+
+
 def extract_archive(archive, sha_file, dest, strip_components: int = 1) -> None:
     """Verify the archive against its recorded sha256, then extract it safely and atomically."""
-    from strflow.download import DownloadError, safe_extract, sha256_file
+    from strflow.download import safe_extract
 
     archive, dest = Path(archive), Path(dest)
-    recorded = Path(sha_file).read_text().split()[0]
-    if sha256_file(archive) != recorded:
-        raise DownloadError(f"{archive}: sha256 does not match the value recorded at download; set download.force: true to refetch")
+    verify_recorded(archive, sha_file)
     safe_extract(archive, dest, strip_components=strip_components)
     log.info("extracted %s into %s", archive.name, dest)
 
@@ -348,13 +358,11 @@ def assemble_osf_raw(downloads: dict, out) -> None:
     extracted, the metadata and readme beside it; built in a temporary folder and renamed."""
     import shutil
 
-    from strflow.download import DownloadError, safe_extract, sha256_file
+    from strflow.download import safe_extract
 
     out = Path(out)
-    for name, path in downloads.items():
-        recorded = Path(f"{path}.sha256").read_text().split()[0]
-        if sha256_file(path) != recorded:
-            raise DownloadError(f"{path}: sha256 does not match the value recorded at download")
+    for path in downloads.values():
+        verify_recorded(path)
     tmp = out.with_name(out.name + ".assembling")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
@@ -379,7 +387,7 @@ def assemble_release(fmt: str, archives: dict, out) -> None:
     wrapping folder of the AA1 zip is dropped), then renamed into place."""
     import shutil
 
-    from strflow.download import DownloadError, safe_extract, sha256_file
+    from strflow.download import safe_extract
 
     out = Path(out)
     tmp = out.with_name(out.name + ".assembling")
@@ -388,8 +396,7 @@ def assemble_release(fmt: str, archives: dict, out) -> None:
         tmp.mkdir(parents=True)
         for name, strip in CRCNS_RELEASE_FILES[fmt].items():
             path = Path(archives[name])
-            if sha256_file(path) != Path(f"{path}.sha256").read_text().split()[0]:
-                raise DownloadError(f"{path}: sha256 does not match the value recorded at download")
+            verify_recorded(path)
             safe_extract(path, tmp, strip_components=strip)
         entries = list(tmp.iterdir())
         if len(entries) == 1 and entries[0].is_dir():

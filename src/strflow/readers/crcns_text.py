@@ -130,25 +130,23 @@ def parse_spike_text(text: str, where: str) -> list[np.ndarray]:
     return out
 
 
-def read_spike_file(path: str | Path) -> list[np.ndarray]:
-    """Spike times in ms, one array per line (trial) of a ``spike<i>`` file."""
+def _read_text(path: str | Path, kind: str, encoding: str = "utf-8") -> str:
     with open(path, "rb") as handle:
         data = handle.read()
     try:
-        text = data.decode("utf-8")
+        return data.decode(encoding)
     except UnicodeDecodeError as exc:
-        raise ValueError(f"{path}: not a text spike file ({exc})") from exc
-    return parse_spike_text(text, str(path))
+        raise ValueError(f"{path}: not a text {kind} file ({exc})") from exc
+
+
+def read_spike_file(path: str | Path) -> list[np.ndarray]:
+    """Spike times in ms, one array per line (trial) of a ``spike<i>`` file."""
+    return parse_spike_text(_read_text(path, "spike"), str(path))
 
 
 def read_stim_file(path: str | Path) -> str:
     """The wav file name on the first line of a ``stim<i>`` file (whitespace stripped)."""
-    with open(path, "rb") as handle:
-        data = handle.read()
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{path}: not a text stim file ({exc})") from exc
+    text = _read_text(path, "stim", "utf-8-sig")
     lines = text.splitlines()
     name = lines[0].strip() if lines else ""
     if not name:
