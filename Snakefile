@@ -33,3 +33,4 @@ rule all:
     default_target: True
     input:
         expand("results/{ds}/qc.pdf", ds=config.get("targets", [])),
+    localrule: True

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -134,6 +135,21 @@ def test_nothing_to_do_then_smoothing_change_reruns_only_smoothing(demo, tmp_pat
     counts = job_counts(smk(demo, "-n", "results/demo/qc.pdf", configfiles=[cfg]).stdout)
     # spectrogram settings touch neither the synthetic experiment nor reading or binning
     assert counts == {"spectrograms": 1, "qc": 1, "total": 2}
+
+
+def test_job_resources_follow_input_size(demo):
+    """read_shard asks ceil(500 + 0.5 MB per raw MB) of memory: the raw bird folder's
+    size, summed here independently of strflow.resources."""
+    out = smk(demo, "-n", "--forceall", "results/demo/qc.pdf")
+    blocks = re.findall(r"rule read_shard:\n(.*?resources: [^\n]*)", out.stdout, re.S)
+    assert len(blocks) == len(ANIMALS)
+    for block in blocks:
+        shard = re.search(r"shard=(\w+)", block).group(1)
+        raw = demo / "results" / "demo" / "raw" / shard
+        size = sum(f.stat().st_size for f in raw.rglob("*") if f.is_file()) / 1e6
+        assert size > 1
+        assert int(re.search(r"mem_mb=(\d+)", block).group(1)) == math.ceil(500 + 0.5 * size)
+        assert int(re.search(r"runtime=(\d+)", block).group(1)) == math.ceil(10 + 0.02 * size)
 
 
 def test_qc_report_is_deterministic(demo):

@@ -5,6 +5,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
+from strflow import resources as job_resources  # noqa: E402
 from strflow.config import dataset_settings  # noqa: E402
 from strflow.steps import CRCNS_RELEASE_FILES, OSF_FILES  # noqa: E402
 
@@ -27,6 +28,19 @@ STRF_PAGES = ["1_summary", "2_ccnorm_vs_ccabs", "3_strfs", "4_predictions"]
 wildcard_constraints:
     ds="|".join(SETTINGS),
     shard="[^/]+",
+
+
+def scaled(base, per_mb=0.0, on=None):
+    """Resource callable: ceil(base + per_mb * size of the input `on`, or of all
+    input, in MB) * attempt.  Calibrated on the full-scale AA4 benchmark with ample headroom
+    (tests/benchmarks/bench_aa4_workflow.py); retries get proportionally more."""
+
+    def get(wildcards, input, attempt):
+        files = input if on is None else input[on]
+        size = job_resources.size_mb(files) if per_mb else 0.0
+        return job_resources.estimate(base, per_mb, size, attempt)
+
+    return get
 
 
 def settings(wildcards):

@@ -24,8 +24,8 @@ rule download_aa4_animal:
     conda:
         "../../envs/download.yaml"
     resources:
-        mem_mb=500,
-        runtime=120,
+        mem_mb=scaled(500),
+        runtime=scaled(120),
     params:
         url_path=aa4_archive_path,
         download=download_settings,
@@ -48,8 +48,8 @@ rule extract_aa4_animal:
     conda:
         "../../envs/download.yaml"
     resources:
-        mem_mb=500,
-        runtime=60,
+        mem_mb=scaled(500),
+        runtime=scaled(60),
     script:
         "../scripts/extract_archive.py"
 
@@ -69,8 +69,8 @@ rule download_osf_file:
     conda:
         "../../envs/download.yaml"
     resources:
-        mem_mb=500,
-        runtime=60,
+        mem_mb=scaled(500),
+        runtime=scaled(60),
     params:
         url_path=osf_guid,
         download=osf_download_settings,
@@ -93,8 +93,8 @@ rule assemble_osf_raw:
     conda:
         "../../envs/download.yaml"
     resources:
-        mem_mb=1000,
-        runtime=30,
+        mem_mb=scaled(1000),
+        runtime=scaled(30),
     script:
         "../scripts/assemble_osf_raw.py"
 
@@ -114,8 +114,8 @@ rule download_crcns_release_file:
     conda:
         "../../envs/download.yaml"
     resources:
-        mem_mb=500,
-        runtime=60,
+        mem_mb=scaled(500),
+        runtime=scaled(60),
     params:
         url_path=crcns_release_url,
         download=download_settings,
@@ -138,8 +138,8 @@ rule assemble_crcns_release:
     conda:
         "../../envs/download.yaml"
     resources:
-        mem_mb=1000,
-        runtime=30,
+        mem_mb=scaled(1000),
+        runtime=scaled(30),
     params:
         format=dataset_format,
     script:

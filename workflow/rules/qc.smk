@@ -33,7 +33,7 @@ rule qc:
     conda:
         "../../envs/qc.yaml"
     resources:
-        mem_mb=2000,
-        runtime=15,
+        mem_mb=scaled(2000, 2, on="responses"),
+        runtime=scaled(10, 0.1, on="responses"),
     script:
         "../scripts/qc.py"

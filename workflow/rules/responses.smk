@@ -16,8 +16,9 @@ rule bin_shard:
     conda:
         "../../envs/responses.yaml"
     resources:
-        mem_mb=lambda wc, input, attempt: max(1000, int(20 * input.size_mb)) * attempt,
-        runtime=30,
+        # measured: 47 MB of trials -> 2-5 s, 580-810 MB RSS at dt 5-1 ms
+        mem_mb=scaled(1000, 16, on="trials"),
+        runtime=scaled(5, 0.2, on="trials"),
     params:
         dt_ms=dt_ms,
     script:
@@ -36,8 +37,9 @@ rule smooth_shard:
     conda:
         "../../envs/responses.yaml"
     resources:
-        mem_mb=lambda wc, input, attempt: max(1000, int(60 * input.size_mb)) * attempt,
-        runtime=30,
+        # measured: 9-45 MB binned -> 2-6 s, 145-175 MB RSS
+        mem_mb=scaled(1000, 40),
+        runtime=scaled(5, 0.2),
     params:
         smoothing=processing("smoothing"),
     script:

@@ -11,8 +11,8 @@ rule stim_table:
     conda:
         "../../envs/read.yaml"
     resources:
-        mem_mb=500,
-        runtime=5,
+        mem_mb=scaled(500),
+        runtime=scaled(5),
     params:
         dt_ms=dt_ms,
     script:
@@ -32,8 +32,9 @@ rule spectrograms:
     conda:
         "../../envs/spectrogram.yaml"
     resources:
-        mem_mb=2000,
-        runtime=30,
+        # grows with the stimulus count, not the raw size: 170 stimuli -> 4.5 s, 345 MB
+        mem_mb=scaled(2000),
+        runtime=scaled(30),
     params:
         raw_dir=raw_dir,
         dt_ms=dt_ms,

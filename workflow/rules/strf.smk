@@ -27,8 +27,8 @@ rule strf_fit_chunk:
         "../../envs/strf.yaml"
     threads: 2
     resources:
-        mem_mb=lambda wc, attempt: 4000 * attempt,
-        runtime=60,
+        mem_mb=scaled(4000, 8, on="responses"),
+        runtime=scaled(20, 0.5, on="responses"),
     params:
         format=dataset_format,
         strf=processing("strf"),
@@ -51,8 +51,8 @@ rule strf_gather:
     conda:
         "../../envs/strf.yaml"
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=scaled(2000),
+        runtime=scaled(10),
     script:
         "../scripts/strf_gather.py"
 
@@ -83,7 +83,7 @@ rule strf_report:
     conda:
         "../../envs/qc.yaml"
     resources:
-        mem_mb=2000,
-        runtime=15,
+        mem_mb=scaled(2000, 2, on="responses"),
+        runtime=scaled(10, 0.1, on="responses"),
     script:
         "../scripts/strf_report.py"

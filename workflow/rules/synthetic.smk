@@ -14,8 +14,8 @@ rule synthesize_shard:
     conda:
         "../../envs/synthetic.yaml"
     resources:
-        mem_mb=2000,
-        runtime=30,
+        mem_mb=scaled(2000),
+        runtime=scaled(30),
     params:
         synthetic=synthetic_spec,
         dt_ms=synthetic_model("dt_ms"),

@@ -15,8 +15,8 @@ rule tables:
     conda:
         "../../envs/read.yaml"
     resources:
-        mem_mb=1000,
-        runtime=5,
+        mem_mb=scaled(1000, 4),
+        runtime=scaled(5, 0.1),
     params:
         neuron_filter=neuron_filter,
     script:
@@ -37,7 +37,7 @@ rule quality:
     conda:
         "../../envs/responses.yaml"
     resources:
-        mem_mb=2000,
-        runtime=30,
+        mem_mb=scaled(1000, 8),
+        runtime=scaled(5, 0.2),
     script:
         "../scripts/quality.py"

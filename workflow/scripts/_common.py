@@ -3,6 +3,8 @@ conda environment, where the package is not installed) and route logging, warnin
 and stderr to the rule's log file."""
 
 import logging
+import os
+import platform
 import sys
 from pathlib import Path
 
@@ -37,6 +39,11 @@ def run(snakemake, main, tee_terminal: bool = False) -> None:
         force=True,
     )
     logging.captureWarnings(True)
+    # Provenance: where the job ran (on a cluster, which SLURM job it was).
+    where = f"host {platform.node()}"
+    if os.environ.get("SLURM_JOB_ID"):
+        where += f", SLURM job {os.environ['SLURM_JOB_ID']}"
+    logging.getLogger("strflow").info("rule %s on %s", snakemake.rule, where)
     try:
         main(snakemake)
     except Exception:
