@@ -1,6 +1,6 @@
-"""Shared by the rule scripts: make ``strflow`` importable (also inside a per-rule
-conda environment, where the package is not installed) and route logging, warnings
-and stderr to the rule's log file."""
+# Shared by the rule scripts: make `strflow` importable (also inside a per-rule conda
+# environment, where the package is not installed) and route logging, warnings and
+# stderr to the rule's log file.
 
 import logging
 import os
@@ -40,10 +40,8 @@ def run(snakemake, main, tee_terminal: bool = False) -> None:
     )
     logging.captureWarnings(True)
     # Provenance: where the job ran (on a cluster, which SLURM job it was).
-    where = f"host {platform.node()}"
-    if os.environ.get("SLURM_JOB_ID"):
-        where += f", SLURM job {os.environ['SLURM_JOB_ID']}"
-    logging.getLogger("strflow").info("rule %s on %s", snakemake.rule, where)
+    slurm = f", SLURM job {os.environ['SLURM_JOB_ID']}" if "SLURM_JOB_ID" in os.environ else ""
+    logging.getLogger("strflow").info("rule %s on host %s%s", snakemake.rule, platform.node(), slurm)
     try:
         main(snakemake)
     except Exception:
