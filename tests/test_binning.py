@@ -100,3 +100,13 @@ def test_streamed_ranges_reproduce_the_whole():
     assert pieces[0][0] == 0 and pieces[-1][1] == n and all(a[1] == b[0] for a, b in zip(pieces, pieces[1:]))
     streamed = np.concatenate([plan.count(a, b) for a, b in pieces])
     np.testing.assert_array_equal(streamed, whole.data)
+
+
+def test_pre_stimulus_window_shifts_the_grid():
+    # dt 5 ms, 2 pre bins + 3 sound bins: [-10,-5) [-5,0) [0,5) [5,10) [10,15)
+    spikes = np.array([-0.0101, -0.010, -0.0051, -0.0001, 0.0, 0.0049, 0.0149, 0.015])
+    counts, _ = bin_trials(spikes, np.array([0, spikes.size]), np.array([5]), 5.0, pre_bins=2)
+    np.testing.assert_array_equal(counts, [2, 1, 2, 0, 1])
+    # without the window the same spikes keep only the sound bins
+    counts, _ = bin_trials(spikes, np.array([0, spikes.size]), np.array([3]), 5.0)
+    np.testing.assert_array_equal(counts, [2, 0, 1])

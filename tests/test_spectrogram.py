@@ -55,3 +55,23 @@ def test_compressions_and_validation():
         mel_spectrogram(wave, SR, 5, SpectrogramParams(fmax_hz=20000))
     with pytest.raises(ValueError, match="shorter than one"):
         mel_spectrogram(wave[:10], SR, 5, P)
+
+
+@pytest.mark.parametrize("dt", [1.0, 5.0])
+def test_pre_stimulus_window_prepends_silence(dt):
+    wave = tone(3000, 0.0, 0.3, 0.3)
+    cubic = SpectrogramParams(fmin_hz=250, fmax_hz=8000, compression="cubic")
+    plain, _ = mel_spectrogram(wave, SR, dt, cubic)
+    pre = int(round(50 / dt))
+    padded, _ = mel_spectrogram(wave, SR, dt, cubic, pre_bins=pre)
+    assert padded.shape == (32, plain.shape[1] + pre)
+    # frame pre + k is frame k: before onset there is silence either way
+    np.testing.assert_array_equal(padded[:, pre:], plain)
+    # frames whose 10 ms window ends before onset are pure silence (cube root of 0)
+    ends_ms = (np.arange(pre) - pre + 0.5) * dt + 5.0
+    assert (ends_ms <= 0).sum() >= pre - 5
+    assert not padded[:, :pre][:, ends_ms <= 0].any()
+    # the frame straddling onset already hears the tone
+    assert padded[:, pre - 1].sum() > 0
+    with pytest.raises(ValueError, match="pre_bins"):
+        mel_spectrogram(wave, SR, dt, cubic, pre_bins=-1)

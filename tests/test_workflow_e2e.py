@@ -172,6 +172,43 @@ def test_local_source_gives_the_same_tables(demo, tmp_path):
         assert a.equals(b), name
 
 
+def test_pre_stimulus_window(demo, tmp_path):
+    """pre_stim_ms: 50 prepends 10 bins (dt 5) of spontaneous activity and silence;
+    the rest of every grid is unchanged, and the pre-onset counts match the generator's
+    spike times."""
+    cfg = tmp_path / "pre.yaml"
+    cfg.write_text(yaml.safe_dump({"datasets": {"pre": {"format": "aa4", "source": "local", "path": "results/demo/raw",
+                                                        "animals": ANIMALS, "processing": {"pre_stim_ms": 50}}}}))
+    smk(demo, "results/pre/qc.pdf", configfiles=[cfg])
+    pre_bins = int(50 / DT)
+    base = strflow.open_dataset(demo / "results" / "demo", smoothed=False)
+    ds = strflow.open_dataset(demo / "results" / "pre", smoothed=False)
+    assert ds.n_pre_bins == pre_bins and ds.t0_s == -0.05 and base.n_pre_bins == 0
+    assert [m["stim_id"] for m in ds.stim_meta] == [m["stim_id"] for m in base.stim_meta]
+    for s, meta in enumerate(ds.stim_meta):
+        assert meta["n_pre_bins"] == pre_bins and meta["n_bins"] == base.stim_meta[s]["n_bins"] + pre_bins
+        np.testing.assert_array_equal(ds.stims[s][0, :, pre_bins:].numpy(), base.stims[s][0].numpy())
+    gt = {}
+    for cell, md5, times in ground_truth(demo)["trials"]:
+        gt.setdefault((md5, cell), []).append(times)
+    cells = {m["cell_id"]: n for n, m in enumerate(ds.nrn_meta)}
+    checked = pre_spikes = 0
+    for (md5, cell), trains in gt.items():
+        if cell not in cells or checked >= 60:
+            continue
+        s = [m["stim_id"] for m in ds.stim_meta].index(md5)
+        n = cells[cell]
+        r, r0 = ds.responses[s][n].numpy(), base.responses[s][n].numpy()
+        np.testing.assert_array_equal(r[:, pre_bins:], r0)
+        # spikes in [-50, 0) ms, bin by bin, summed over trials (trial order is irrelevant here)
+        edges = (np.arange(pre_bins + 1) - pre_bins) * DT / 1000.0
+        expected = sum(np.histogram(t[(t >= -0.05) & (t < 0)], bins=edges)[0] for t in trains)
+        np.testing.assert_array_equal(r[:, :pre_bins].sum(axis=0), expected)
+        checked += 1
+        pre_spikes += int(expected.sum())
+    assert checked == 60 and pre_spikes > 20  # the generator emits spontaneous pre-onset spikes
+
+
 def test_missing_real_data_is_a_clear_error(demo, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("CRCNS_")}
     cmd = [str(SNAKEMAKE), "-n", "results/aa4/qc.pdf", "-s", str(REPO / "Snakefile"), "-d", str(demo)]

@@ -2,8 +2,10 @@
 
 Bin ``k`` of a trial counts the spikes with ``k*dt <= t < (k+1)*dt`` ms after onset,
 for ``k < n_bins`` of the trial's stimulus (see :mod:`strflow.timegrid`).  Counts are
-true counts (several spikes may share a bin).  Pre-onset and post-stimulus spikes stay
-in the interim spike table but are not on the grid.
+true counts (several spikes may share a bin).  With a pre-stimulus window of ``P``
+bins (``processing.pre_stim_ms``) the grid starts ``P`` bins before onset: bin ``k``
+covers ``[(k-P)*dt, (k-P+1)*dt)`` and ``n_bins`` includes the ``P`` bins.  Spikes
+outside the grid stay in the interim spike table.
 
 Trials are grouped into (stimulus, neuron) *pairs*; a pair's block is the row-major
 ``(n_trials, n_bins)`` count matrix.  Blocks are stored back to back in one flat array
@@ -40,12 +42,12 @@ class PairBlocks:
 
 
 def bin_trials(
-    spike_times_s: np.ndarray, offsets: np.ndarray, n_bins: np.ndarray, dt_ms: float
+    spike_times_s: np.ndarray, offsets: np.ndarray, n_bins: np.ndarray, dt_ms: float, pre_bins: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
     """Count spikes per bin for many trials at once.
 
     ``spike_times_s[offsets[i]:offsets[i+1]]`` are trial ``i``'s spikes (s after onset);
-    ``n_bins[i]`` its grid length.  Returns ``(counts, block_offsets)`` where trial ``i``
+    ``n_bins[i]`` its grid length, of which the first ``pre_bins`` precede onset.  Returns ``(counts, block_offsets)`` where trial ``i``
     occupies ``counts[block_offsets[i]:block_offsets[i+1]]``.
     """
     n_bins = np.asarray(n_bins, dtype=np.int64)
@@ -53,7 +55,7 @@ def bin_trials(
     block_offsets = np.zeros(n_bins.shape[0] + 1, dtype=np.int64)
     np.cumsum(n_bins, out=block_offsets[1:])
     trial_of_spike = np.repeat(np.arange(n_bins.shape[0]), np.diff(offsets))
-    bins = timegrid.bin_index(np.asarray(spike_times_s) * 1000.0, dt_ms)
+    bins = timegrid.bin_index(np.asarray(spike_times_s) * 1000.0, dt_ms) + pre_bins
     keep = (bins >= 0) & (bins < n_bins[trial_of_spike])
     flat = block_offsets[trial_of_spike[keep]] + bins[keep]
     counts = np.bincount(flat, minlength=int(block_offsets[-1])).astype(np.int32)
@@ -81,6 +83,7 @@ class BinPlan:
     block_offsets: np.ndarray  # (n_trials + 1,) start of each trial in the flat counts
     index: PairBlocks  # pair index (stim, cell, n_trials, n_bins, offset); data empty
     dt_ms: float
+    pre_bins: int = 0  # bins of the pre-stimulus window at the start of every grid
 
     def ranges(self, max_bins: int) -> list[tuple[int, int]]:
         """Consecutive trial ranges of at most ``max_bins`` bins (at least one trial)."""
@@ -97,7 +100,7 @@ class BinPlan:
         """Counts of trials ``start..stop-1`` in block order (their slice of the flat
         array); only those trials' spikes are gathered, so memory follows the range."""
         values, offsets = ragged_take(self.spike_times_s, self.offsets, self.order[start:stop])
-        counts, _ = bin_trials(values, offsets, self.n_bins[start:stop], self.dt_ms)
+        counts, _ = bin_trials(values, offsets, self.n_bins[start:stop], self.dt_ms, self.pre_bins)
         return counts
 
 
@@ -111,6 +114,7 @@ def plan_pairs(
     stim_n_bins: dict[str, int],
     cell_order: dict[str, int],
     dt_ms: float,
+    pre_bins: int = 0,
 ) -> BinPlan:
     """Order a shard's trials by (stimulus, neuron, trial) and index the pair blocks."""
     cell_id = np.asarray(cell_id, dtype=object)
@@ -129,7 +133,7 @@ def plan_pairs(
     if stim_id.shape[0] == 0:
         empty = np.zeros(0, dtype=np.int64)
         index = PairBlocks(stim_id, cell_id, empty.astype(np.int32), empty.astype(np.int32), empty, np.zeros(0, np.int32))
-        return BinPlan(values, offs, order, n_bins, block_offsets, index, dt_ms)
+        return BinPlan(values, offs, order, n_bins, block_offsets, index, dt_ms, pre_bins)
     new_pair = np.ones(stim_id.shape[0], dtype=bool)
     new_pair[1:] = (s_idx[1:] != s_idx[:-1]) | (c_idx[1:] != c_idx[:-1])
     first = np.flatnonzero(new_pair)
@@ -142,7 +146,7 @@ def plan_pairs(
         offset=block_offsets[first],
         data=np.zeros(0, np.int32),
     )
-    return BinPlan(values, offs, order, n_bins, block_offsets, index, dt_ms)
+    return BinPlan(values, offs, order, n_bins, block_offsets, index, dt_ms, pre_bins)
 
 
 def bin_pairs(*args, **kwargs) -> PairBlocks:

@@ -39,6 +39,22 @@ class DatasetSettings:
     def dt_ms(self) -> float:
         return float(self.processing["dt_ms"])
 
+    @property
+    def pre_stim_bins(self) -> int:
+        """Whole bins of the pre-stimulus window (processing.pre_stim_ms)."""
+        return pre_stim_bins(self.processing.get("pre_stim_ms", 0), self.dt_ms, self.name)
+
+
+def pre_stim_bins(pre_stim_ms: float, dt_ms: float, name: str = "?") -> int:
+    """``pre_stim_ms / dt_ms`` as an integer; an error unless it is a whole number of bins."""
+    n = pre_stim_ms / dt_ms
+    if pre_stim_ms < 0 or abs(n - round(n)) > 1e-9:
+        raise ValueError(
+            f"dataset {name!r}: processing.pre_stim_ms ({pre_stim_ms:g}) must be a whole, non-negative "
+            f"number of dt_ms ({dt_ms:g} ms) bins"
+        )
+    return int(round(n))
+
 
 def dataset_settings(config: dict, name: str) -> DatasetSettings:
     datasets = config.get("datasets", {})
@@ -60,7 +76,7 @@ def dataset_settings(config: dict, name: str) -> DatasetSettings:
                 "use source: local for an existing copy elsewhere"
             )
         shards = tuple(entry.get("animals", ())) if entry["format"] == "aa4" else ("all",)
-    return DatasetSettings(
+    settings = DatasetSettings(
         name=name,
         format=entry["format"],
         source=entry["source"],
@@ -69,6 +85,8 @@ def dataset_settings(config: dict, name: str) -> DatasetSettings:
         processing=processing,
         synthetic=entry.get("synthetic"),
     )
+    settings.pre_stim_bins  # a clear error when the config is read, not mid-run
+    return settings
 
 
 def load_config(path: str | Path) -> dict:

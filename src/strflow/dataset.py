@@ -140,6 +140,10 @@ class NeuralDataset:
             stim_ids = [s for s in stims.column("stim_id").to_pylist() if s in group]
             self.stims = [torch.from_numpy(group[s][()]).unsqueeze(0) for s in stim_ids]
         keep = set(stim_ids)
+        pre = {int(p) for p in stims.column("n_pre_bins").to_pylist()} - {0} if "n_pre_bins" in stims.column_names else set()
+        # bins of the pre-stimulus window at the start of every grid (processing.pre_stim_ms)
+        self.n_pre_bins = pre.pop() if pre else 0
+        self.t0_s = -self.n_pre_bins * self.dt / 1000.0  # start of bin 0 relative to onset
         self.stim_meta = [self._stim_meta(row) for row in stims.to_pylist() if row["stim_id"] in keep]
         self.nrn_meta = neurons.to_pylist()
         self.N_neurons = len(self.nrn_meta)
@@ -184,6 +188,10 @@ class NeuralDataset:
 
     def _invalidate_nrn_masks(self) -> None:
         self._nrn_masks = None
+
+    def bin_centres_s(self, n_bins: int) -> np.ndarray:
+        """Centre of each bin of a grid, in s relative to stimulus onset."""
+        return self.t0_s + (np.arange(n_bins) + 0.5) * self.dt / 1000.0
 
     # -- spike times (for rasters) ----------------------------------------------------
     def spike_times(self, s: int, n: int) -> list[np.ndarray]:

@@ -78,7 +78,7 @@ def electrode_order(ds: NeuralDataset) -> list[int]:
 
 
 def _extent(ds: NeuralDataset, t: int, rows: int) -> list[float]:
-    return [0.0, t * ds.dt / 1000.0, 0, rows]
+    return [ds.t0_s, ds.t0_s + t * ds.dt / 1000.0, 0, rows]
 
 
 def page_summary(ds: NeuralDataset):
@@ -153,18 +153,18 @@ def page_cell(ds: NeuralDataset, n: int, n_picks: int = 4):
         spec = ds.stims[s][0].numpy()
         resp = ds.responses[s][n].numpy()
         t = spec.shape[1]
-        dur = t * ds.dt / 1000.0
+        start, end = ds.t0_s, ds.t0_s + t * ds.dt / 1000.0
         ax = axes[0, col]
         ax.imshow(spec, origin="lower", aspect="auto", extent=_extent(ds, t, spec.shape[0]))
         ax.set_title(f"s={s} {ds.stim_meta[s]['type']}/{ds.stim_meta[s].get('class', '')}", fontsize=9)
         ax = axes[1, col]
         trains = ds.spike_times(s, n)
-        ax.eventplot([tr[(tr >= 0) & (tr < dur)] for tr in trains], colors="k", linewidths=0.6, lineoffsets=np.arange(len(trains)) + 0.5)
+        ax.eventplot([tr[(tr >= start) & (tr < end)] for tr in trains], colors="k", linewidths=0.6, lineoffsets=np.arange(len(trains)) + 0.5)
         ax.set_ylim(0, max(len(trains), 1))
         ax = axes[2, col]
-        ax.plot(np.arange(t) * ds.dt / 1000.0 + ds.dt / 2000.0, resp.mean(axis=0) * 1000.0 / ds.dt, lw=0.8)
+        ax.plot(ds.bin_centres_s(t), resp.mean(axis=0) * 1000.0 / ds.dt, lw=0.8)
         ax.set_xlabel("time (s)")
-        ax.set_xlim(0, dur)
+        ax.set_xlim(start, end)
     axes[0, 0].set_ylabel("mel band")
     axes[1, 0].set_ylabel("trial")
     axes[2, 0].set_ylabel("smoothed PSTH (spikes/s)")

@@ -94,9 +94,11 @@ def mel_frequencies(params: SpectrogramParams, sr_grid: float) -> np.ndarray:
 
 
 def mel_spectrogram(
-    wave: np.ndarray, sr: float, dt_ms: float, params: SpectrogramParams
+    wave: np.ndarray, sr: float, dt_ms: float, params: SpectrogramParams, pre_bins: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(n_mels, n_bins) float32 spectrogram of a mono sound and its band centres (Hz)."""
+    """(n_mels, pre_bins + n_bins) float32 spectrogram of a mono sound and its band
+    centres (Hz).  ``pre_bins`` frames of silence before onset (the pre-stimulus
+    window): frame ``pre_bins + k`` is then exactly frame ``k`` without the window."""
     import librosa
 
     wave = np.asarray(wave, dtype=np.float64)
@@ -107,6 +109,12 @@ def mel_spectrogram(
     if sr_grid != sr:
         wave = librosa.resample(wave, orig_sr=sr, target_sr=sr_grid, res_type="soxr_hq")
     hop = timegrid.hop_samples(sr, dt_ms)
+    if pre_bins < 0:
+        raise ValueError(f"pre_bins must be >= 0, got {pre_bins}")
+    if pre_bins:
+        # silence before onset, a whole number of hops at the grid rate
+        wave = np.concatenate([np.zeros(pre_bins * hop), wave])
+        n_frames += pre_bins
     n_fft = max(int(round(params.window_ms * sr_grid / 1000.0)), 1)
     if params.fmax_hz is not None and params.fmax_hz > sr_grid / 2:
         raise ValueError(f"fmax_hz={params.fmax_hz} exceeds the Nyquist frequency {sr_grid / 2} Hz")

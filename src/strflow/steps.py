@@ -59,11 +59,11 @@ def read_shard(fmt: str, raw_dir, shard: str, reading: dict, outputs: dict) -> N
     data.write(outputs)
 
 
-def stim_table(shard_stims: list, dt_ms: float, out) -> None:
+def stim_table(shard_stims: list, dt_ms: float, out, pre_bins: int = 0) -> None:
     from strflow.readers.shard import write_parquet
     from strflow.tables import build_stim_table, read_tables
 
-    table = build_stim_table(read_tables(shard_stims), dt_ms)
+    table = build_stim_table(read_tables(shard_stims), dt_ms, pre_bins)
     log.info("%d unique stimuli", table.num_rows)
     write_parquet(table, out)
 
@@ -86,7 +86,7 @@ def spectrograms(stims_path, raw_dir, dt_ms: float, params: dict, out) -> None:
                 continue
             wave, _ = read_wav(Path(raw_dir) / row["wav"])
             sr = row["wav_sample_rate"]  # the reader's rate: NS1 headers round 48828.125 Hz to 48828
-            spec, freqs_s = mel_spectrogram(wave, sr, dt_ms, sp)
+            spec, freqs_s = mel_spectrogram(wave, sr, dt_ms, sp, pre_bins=row["n_pre_bins"])
             if spec.shape[1] != row["n_bins"]:
                 raise ValueError(f"{row['wav']}: {spec.shape[1]} frames but the stimulus table says {row['n_bins']} bins")
             if freqs is None:
@@ -115,8 +115,11 @@ def bin_shard(trials_path, neurons_path, stims_path, dt_ms: float, out_h5, out_c
     from strflow.tables import coverage_table
 
     trials = pq.read_table(trials_path)
-    stims = pq.read_table(stims_path, columns=["stim_id", "n_bins"]).to_pydict()
+    stims = pq.read_table(stims_path, columns=["stim_id", "n_bins", "n_pre_bins"]).to_pydict()
     cells = pq.read_table(neurons_path, columns=["cell_id"]).column("cell_id").to_pylist()
+    pre = set(stims["n_pre_bins"]) - {0} or {0}  # stimuli without a grid have 0
+    if len(pre) != 1:
+        raise ValueError(f"{stims_path}: stimuli disagree on the pre-stimulus window: n_pre_bins {sorted(pre)}")
     values, offsets = flat_spikes(trials)
     plan = plan_pairs(
         cell_id=trials.column("cell_id").to_numpy(zero_copy_only=False),
@@ -128,10 +131,11 @@ def bin_shard(trials_path, neurons_path, stims_path, dt_ms: float, out_h5, out_c
         stim_n_bins=dict(zip(stims["stim_id"], stims["n_bins"])),
         cell_order={c: i for i, c in enumerate(cells)},
         dt_ms=dt_ms,
+        pre_bins=pre.pop(),
     )
     del trials, values
     per_trial = np.zeros(plan.n_bins.shape[0], dtype=np.int64)
-    attrs = dict(kind="binned", units="spikes/bin", dt_ms=dt_ms)
+    attrs = dict(kind="binned", units="spikes/bin", dt_ms=dt_ms, n_pre_bins=plan.pre_bins)
     with BlockWriter(out_h5, plan.index, plan.block_offsets[-1], np.uint16, attrs) as writer:
         for start, stop in plan.ranges(STREAM_BINS):
             counts = plan.count(start, stop)

@@ -116,7 +116,7 @@ def page_predictions(f, ds, cells, ids):
         for ax, s in zip(row, heard):
             pred = predict_segments([ds.stims[s][0].numpy()], flat, f["linear/intercepts"][k : k + 1], n_lags, st)[0][:, 0]
             psth = ds.responses[s][n].numpy().mean(axis=0)
-            t = np.arange(psth.size) * ds.dt / 1000.0
+            t = ds.bin_centres_s(psth.size)
             ax.plot(t, psth, color="k", lw=0.8, label="measured PSTH")
             ax.plot(t, pred, color=COLORS["linear"], lw=0.8, label="linear prediction")
             ax.set_title(f"{cell.split('/')[-1]} on {ds.stim_meta[s]['stim_id'][:10]}", fontsize=8)

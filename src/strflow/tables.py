@@ -26,6 +26,7 @@ STIM_TABLE_SCHEMA = pa.schema(
         ("class", pa.string()),
         ("duration_s", pa.float64()),
         ("n_bins", pa.int32()),
+        ("n_pre_bins", pa.int32()),
         ("wav", pa.string()),
         ("wav_sample_rate", pa.float64()),
         ("wav_n_samples", pa.int64()),
@@ -51,8 +52,12 @@ def read_tables(paths) -> list[pa.Table]:
     return [pq.read_table(p) for p in paths]
 
 
-def build_stim_table(shard_stims: list[pa.Table], dt_ms: float) -> pa.Table:
+def build_stim_table(shard_stims: list[pa.Table], dt_ms: float, pre_bins: int = 0) -> pa.Table:
     """Merge per-shard stimulus registries into one row per stimulus.
+
+    ``n_bins`` is the length of the stimulus' time grid: ``pre_bins`` bins of the
+    pre-stimulus window (``n_pre_bins``) followed by the whole bins inside the sound;
+    0 for a stimulus without a waveform (no grid).
 
     The canonical wav of a stimulus is the first shard's.  A stimulus whose type,
     class or wav length disagree between shards is an error: one ``stim_id`` must mean
@@ -63,7 +68,7 @@ def build_stim_table(shard_stims: list[pa.Table], dt_ms: float) -> pa.Table:
         for row in table.to_pylist():
             sid = row["stim_id"]
             if sid not in merged:
-                n = timegrid.n_bins(row["wav_n_samples"], row["wav_sample_rate"], dt_ms) if row["wav"] else 0
+                n = pre_bins + timegrid.n_bins(row["wav_n_samples"], row["wav_sample_rate"], dt_ms) if row["wav"] else 0
                 merged[sid] = dict(
                     stim_id=sid,
                     name=row["name"],
@@ -71,6 +76,7 @@ def build_stim_table(shard_stims: list[pa.Table], dt_ms: float) -> pa.Table:
                     **{"class": row["class"]},
                     duration_s=row["duration_s"],
                     n_bins=n,
+                    n_pre_bins=pre_bins if row["wav"] else 0,
                     wav=row["wav"],
                     wav_sample_rate=row["wav_sample_rate"],
                     wav_n_samples=row["wav_n_samples"],

@@ -64,6 +64,10 @@ def dt_ms(wildcards):
     return SETTINGS[wildcards.ds].dt_ms
 
 
+def pre_stim_bins(wildcards):
+    return SETTINGS[wildcards.ds].pre_stim_bins
+
+
 def raw_dir(wildcards):
     return SETTINGS[wildcards.ds].raw_dir
 

@@ -15,6 +15,7 @@ rule stim_table:
         runtime=scaled(5),
     params:
         dt_ms=dt_ms,
+        pre_bins=pre_stim_bins,
     script:
         "../scripts/stim_table.py"
 
