@@ -15,4 +15,11 @@ def open_dataset(path, **kwargs):
     return NeuralDataset(path, **kwargs)
 
 
-__all__ = ["open_dataset", "__version__"]
+def concat_datasets(datasets, **kwargs):
+    """Pool processed datasets into one population; see :func:`strflow.dataset.concat_datasets`."""
+    from strflow.dataset import concat_datasets as concat
+
+    return concat(datasets, **kwargs)
+
+
+__all__ = ["open_dataset", "concat_datasets", "__version__"]

@@ -25,6 +25,11 @@ def deep_merge(base: dict, override: dict | None) -> dict:
     return out
 
 
+# Species recorded in each public format, for the neurons table (a dataset entry's
+# `species:` overrides it, e.g. for one's own data in the AA4 layout).
+FORMAT_SPECIES = {"aa1": "zebra finch", "aa2": "zebra finch", "aa4": "zebra finch", "ns1": "ferret"}
+
+
 @dataclass(frozen=True)
 class DatasetSettings:
     name: str
@@ -34,6 +39,7 @@ class DatasetSettings:
     shards: tuple[str, ...]
     processing: dict
     synthetic: dict | None
+    species: str = ""
 
     @property
     def dt_ms(self) -> float:
@@ -84,6 +90,7 @@ def dataset_settings(config: dict, name: str) -> DatasetSettings:
         shards=shards,
         processing=processing,
         synthetic=entry.get("synthetic"),
+        species=entry.get("species") or FORMAT_SPECIES[entry["format"]],
     )
     settings.pre_stim_bins  # a clear error when the config is read, not mid-run
     return settings

@@ -328,6 +328,122 @@ class NeuralDataset:
         )
 
 
+class _PooledResponses(_Responses):
+    """``responses[s][n]`` of a pooled dataset: each neuron's own dataset answers, for
+    the stimuli that dataset has; everything else is the NaN sentinel."""
+
+    def __init__(self, parts: list["NeuralDataset"], neuron_part: list[tuple[int, int]],
+                 stim_local: list[dict[int, int]]) -> None:
+        self._parts, self._neuron_part, self._stim_local = parts, neuron_part, stim_local
+        self.n_stims, self.n_neurons = len(stim_local), len(neuron_part)
+
+    def get(self, s: int, n: int) -> torch.Tensor:
+        if not -self.n_neurons <= n < self.n_neurons:
+            raise IndexError(f"neuron index {n} out of range for {self.n_neurons} neurons")
+        d, local_n = self._neuron_part[n % self.n_neurons]
+        local_s = self._stim_local[s].get(d)
+        return sentinel() if local_s is None else self._parts[d].responses[local_s][local_n]
+
+
+class PooledDataset(NeuralDataset):
+    """Several processed datasets as one population (see :func:`concat_datasets`)."""
+
+    def __init__(self, datasets: dict[str, NeuralDataset]) -> None:  # noqa: D107 (no super: built from parts)
+        if not datasets:
+            raise ValueError("concat_datasets: no datasets given")
+        names, parts = list(datasets), list(datasets.values())
+        first = parts[0]
+        for name, ds in zip(names[1:], parts[1:]):
+            for what, a, b in (("bin width dt_ms", first.dt, ds.dt),
+                               ("spectrogram settings", first.spectrogram_params, ds.spectrogram_params),
+                               ("pre-stimulus bins", first.n_pre_bins, ds.n_pre_bins)):
+                if a != b:
+                    raise ValueError(f"concat_datasets: {names[0]!r} and {name!r} differ in {what} ({a} vs {b}); "
+                                     "process them with the same settings to pool them")
+            if not np.array_equal(first.freqs_hz, ds.freqs_hz):
+                raise ValueError(f"concat_datasets: {names[0]!r} and {name!r} have different mel band centres")
+        self.path = " + ".join(p.path for p in parts)
+        self.dt, self.spectrogram_params, self.freqs_hz = first.dt, first.spectrogram_params, first.freqs_hz
+        self.n_pre_bins, self.t0_s, self.F = first.n_pre_bins, first.t0_s, first.F
+        self.parts = dict(datasets)
+        self._part_list = parts
+        # Stimuli: the union by stim_id, in dataset order.  A stim_id in several datasets is
+        # one sound (md5 of the wav) and must have the same spectrogram in each.
+        index: dict[str, int] = {}
+        self.stims, self.stim_meta, stim_local = [], [], []
+        for d, (name, ds) in enumerate(datasets.items()):
+            for s, meta in enumerate(ds.stim_meta):
+                sid = meta["stim_id"]
+                if sid not in index:
+                    index[sid] = len(self.stims)
+                    self.stims.append(ds.stims[s])
+                    self.stim_meta.append(dict(meta, datasets=[name]))
+                    stim_local.append({})
+                else:
+                    g = index[sid]
+                    if not torch.equal(self.stims[g], ds.stims[s]):
+                        raise ValueError(f"concat_datasets: stimulus {sid} has different spectrograms in "
+                                         f"{self.stim_meta[g]['datasets'][0]!r} and {name!r}")
+                    self.stim_meta[g]["datasets"].append(name)
+                stim_local[index[sid]][d] = s
+        # Neurons: every dataset's, in order, tagged with their dataset (cell ids need only
+        # be unique within a dataset).
+        self.nrn_meta, neuron_part, pairs_s, pairs_n = [], [], [], []
+        to_global: list[dict[int, int]] = [{} for _ in parts]  # per dataset: local stim -> pooled
+        for g, local in enumerate(stim_local):
+            for d, s in local.items():
+                to_global[d][s] = g
+        for d, (name, ds) in enumerate(datasets.items()):
+            offset = len(self.nrn_meta)
+            self.nrn_meta += [dict(m, dataset=name) for m in ds.nrn_meta]
+            neuron_part += [(d, n) for n in range(ds.N_neurons)]
+            s_loc, n_loc = ds._pairs
+            ok = (s_loc >= 0) & (n_loc >= 0)
+            pairs_s.append(np.array([to_global[d][int(s)] for s in s_loc[ok]], dtype=np.int64))
+            pairs_n.append(n_loc[ok] + offset)
+        self.N_neurons = len(self.nrn_meta)
+        self._pairs = (np.concatenate(pairs_s), np.concatenate(pairs_n))
+        self.responses = _PooledResponses(parts, neuron_part, stim_local)
+        self._neuron_part = neuron_part
+        self.shards = [f"{name}/{shard}" for name, ds in datasets.items() for shard in ds.shards]
+        self.skipped = [dict(r, dataset=name) for name, ds in datasets.items() for r in ds.skipped]
+        self.coverage = _tagged_concat({n: ds.coverage for n, ds in datasets.items()})
+        qualities = {n: ds.quality for n, ds in datasets.items() if ds.quality is not None}
+        self.quality = _tagged_concat(qualities) if len(qualities) == len(parts) else None
+        self._stim_local = stim_local
+        self.I, self.S_sel, self._nrn_masks = [], None, None
+
+    def spike_times(self, s: int, n: int) -> list[np.ndarray]:
+        d, local_n = self._neuron_part[n]
+        local_s = self._stim_local[s].get(d)
+        return [] if local_s is None else self._part_list[d].spike_times(local_s, local_n)
+
+
+def _tagged_concat(tables: dict[str, pa.Table]) -> pa.Table:
+    tagged = [t.append_column("dataset", pa.array([name] * t.num_rows, pa.string())) for name, t in tables.items()]
+    return pa.concat_tables(tagged, promote_options="permissive")
+
+
+def concat_datasets(datasets: dict[str, NeuralDataset] | Sequence[NeuralDataset]) -> PooledDataset:
+    """Pool processed datasets (e.g. AA1, AA2 and AA4) into one population.
+
+    ``datasets``: ``{name: NeuralDataset}`` (or a list, named by their paths).  They must
+    share the time grid and spectrogram settings (``dt_ms``, spectrogram parameters,
+    pre-stimulus window): pooling is refused otherwise.  Stimuli are the union by
+    ``stim_id`` (a shared md5 is one sound: its spectrogram must agree, and
+    ``stim_meta[s]["datasets"]`` lists where it was played); neurons are every dataset's,
+    in order, with ``nrn_meta[n]["dataset"]``; a neuron has the NaN sentinel for every
+    stimulus its dataset did not play.  The selection API then works across datasets::
+
+        zf = strflow.concat_datasets({"aa1": aa1, "aa2": aa2, "aa4": aa4})
+        zf.select_pop_by_nrn_attr("species", "zebra finch")
+        zf.select_pop_by_nrn_predicate(lambda m: m.get("area") in ("MLd", "mld"))
+    """
+    if not isinstance(datasets, dict):
+        datasets = {ds.path: ds for ds in datasets}
+    return PooledDataset(datasets)
+
+
 def _safe(fn: Callable[[dict], bool], meta: dict) -> bool:
     try:
         return bool(fn(meta))

@@ -172,9 +172,11 @@ def smooth_shard(binned_path, smoothing: dict, out) -> None:
     log.info("smoothed %d pairs with a %d-tap %s Hanning kernel", len(index), kernel.size, smoothing["kernel"])
 
 
-def gather_tables(neurons: list, skipped: list, coverage: list, outputs: dict, neuron_filter: dict | None = None) -> None:
-    """Concatenate the shards' tables; neurons failing ``neuron_filter`` are moved to
-    ``skipped`` with the failed condition as the reason (and out of ``coverage``)."""
+def gather_tables(neurons: list, skipped: list, coverage: list, outputs: dict, neuron_filter: dict | None = None,
+                  species: str | None = None) -> None:
+    """Concatenate the shards' tables, adding the dataset's ``species`` to every neuron;
+    neurons failing ``neuron_filter`` are moved to ``skipped`` with the failed condition
+    as the reason (and out of ``coverage``)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -184,6 +186,10 @@ def gather_tables(neurons: list, skipped: list, coverage: list, outputs: dict, n
 
     table = pa.concat_tables(read_tables(neurons), promote_options="permissive")
     check_unique(table, "cell_id", "neuron")
+    if species:  # the dataset's species (config, default by format) on every neuron
+        column = pa.array([species] * table.num_rows, pa.string())
+        i = table.schema.get_field_index("species")
+        table = table.set_column(i, "species", column) if i >= 0 else table.append_column("species", column)
     skips = pa.concat_tables(read_tables(skipped), promote_options="permissive")
     cov = pa.concat_tables(read_tables(coverage), promote_options="permissive")
     if neuron_filter:

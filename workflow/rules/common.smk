@@ -137,6 +137,10 @@ def dataset_format(wildcards):
     return SETTINGS[wildcards.ds].format
 
 
+def dataset_species(wildcards):
+    return SETTINGS[wildcards.ds].species
+
+
 def neuron_filter(wildcards):
     return config["datasets"][wildcards.ds].get("neuron_filter") or {}
 

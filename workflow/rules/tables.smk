@@ -19,6 +19,7 @@ rule tables:
         runtime=scaled(5, 0.1),
     params:
         neuron_filter=neuron_filter,
+        species=dataset_species,
     script:
         "../scripts/tables.py"
 
