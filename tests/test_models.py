@@ -68,3 +68,41 @@ def test_strf_chain_on_demo(tmp_path):
           f"CCnorm linear median {np.nanmedian([r['ccnorm'] for r in lin]):.3f}")
     assert np.nanmedian(gt) > 0.5
     assert len(list(res.glob("*.png"))) == 4
+
+
+def test_gt_corr_compares_in_raw_spectrogram_units():
+    """Fit and truth standardised with different band std: the same raw-unit STRF h
+    appears as h * fit_std in the fit and h * truth_std in the truth."""
+    rng = np.random.default_rng(1)
+    raw = rng.normal(size=(8, 5))
+    fit_std, truth_std = rng.uniform(0.2, 3.0, 8), rng.uniform(0.2, 3.0, 8)
+    fitted = np.zeros((8, 7))
+    fitted[:, :5] = raw * fit_std[:, None]
+    truth = raw * truth_std[:, None]
+    assert _gt_corr(fitted, truth, fit_std, truth_std) == pytest.approx(1.0)
+    assert _gt_corr(fitted, {"strf": truth, "std": truth_std}, fit_std) == pytest.approx(1.0)
+    assert _gt_corr(fitted, truth) < 0.99  # the unmapped comparison is wrong
+    assert np.isnan(_gt_corr(np.full((8, 7), np.nan), truth))
+
+
+def test_noiseless_oracle_gives_gt_corr_one():
+    """Ridge on an exactly linear response (no noise) must recover the truth, with the
+    truth defined on a differently standardised (pool) spectrogram, as in the generator."""
+    from strflow.strf import fit_ridge_strf
+
+    rng = np.random.default_rng(2)
+    n_bands, n_lags_gt, n_lags_fit = 12, 6, 11
+    scale = rng.uniform(0.5, 4.0, n_bands)[:, None]
+    pool = [np.cumsum(rng.normal(size=(n_bands, 300)), axis=1) * scale + 10 for _ in range(12)]
+    mean = np.concatenate(pool, 1).mean(1)
+    std = np.concatenate(pool, 1).std(1)
+    truth = rng.normal(size=(n_bands, n_lags_gt))
+    ys = []
+    for s in pool[:10]:  # training stimuli only; the pool stats include the others
+        x = (s - mean[:, None]) / std[:, None]
+        y = np.zeros(s.shape[1])
+        for lag in range(n_lags_gt):
+            y[lag:] += truth[:, lag] @ x[:, : s.shape[1] - lag]
+        ys.append(y + 3.0)
+    fit = fit_ridge_strf(pool[:10], ys, n_lags_fit, folds=5)
+    assert _gt_corr(fit.weights[0], {"strf": truth, "std": std}, fit.standardisation.std) > 0.99

@@ -345,3 +345,60 @@ def test_spec_from_config_and_refuses_to_overwrite(tmp_path):
     (tmp_path / "raw" / "GreBlu1234M" / "other.txt").write_text("x")
     with pytest.raises(FileExistsError):
         generate_animal(tmp_path / "raw", tmp_path / "gt.h5", "GreBlu1234M", TINY, DT_MS, PARAMS)
+
+
+def test_relu_nonlinearity_rates():
+    from strflow.synthetic import Unit, unit_rates
+
+    unit = Unit(0, "multi", False, "multi", 1, 1, 0, None, None, None, "str",
+                np.array([10.0, 4.0]), np.array([0.5, 0.8]), np.zeros((2, 3, 2)))
+    unit.drive_mean, unit.drive_std = np.array([1.0, -1.0]), np.array([2.0, 0.5])
+    drive = np.array([[1.0, 5.0, -7.0, 3.0], [-1.0, -3.0, 0.0, 4.0]])
+    got = unit_rates(unit, drive, 2, 3, 1, 300.0, "relu")
+    z = np.array([[0.0, 2.0, -4.0, 1.0], [0.0, -4.0, 2.0, 10.0]])
+    expected = np.minimum(np.array([[10.0], [4.0]]) * np.maximum(1 + np.array([[0.5], [0.8]]) * z, 0), 300.0).sum(0)
+    assert np.allclose(got[:2], 14.0) and np.allclose(got[2:], expected)
+    assert np.allclose(unit_rates(unit, drive, 0, 3, 1, 300.0),  # default: exp
+                       np.minimum(np.array([[10.0], [4.0]]) * np.exp(np.array([[0.5], [0.8]]) * z), 300.0).sum(0))
+    with pytest.raises(ValueError, match="nonlinearity"):
+        SyntheticSpec(nonlinearity="tanh")
+
+
+def test_noiseless_oracle_on_the_generator():
+    """Issue #5: the ridge fitted on the generator's exact (noiseless) rate.  With a
+    linear rate (relu, rarely rectified) it recovers the ground-truth STRF (gt_corr ~1),
+    so stimuli, lags, bands and units are aligned; with the exp LNP it cannot reach
+    0.9 at the demo's size (the best linear STRF of an exp-LNP on non-Gaussian
+    stimuli is not the kernel)."""
+    from strflow.models import _gt_corr
+    from strflow.spectrogram import mel_frequencies
+    from strflow.strf import fit_ridge_strf
+    from strflow.synthetic import (_rank1, band_statistics, causal_drive, drive_statistics,
+                                   linearised_strf, plan_units, pool_spectrograms, unit_rates)
+
+    medians = {}
+    for spec in (SyntheticSpec(gain=(0.3, 0.5), nonlinearity="relu"), SyntheticSpec()):  # demo: exp, gain 0.6-1
+        specs = pool_spectrograms(spec, DT_MS, PARAMS)
+        mean, std = band_statistics(specs)
+        xs = [(s - mean[:, None]) / std[:, None] for s in specs]
+        band = mel_frequencies(PARAMS, timegrid.grid_rate(spec.sample_rate, DT_MS))
+        units = [u for u in plan_units(spec, spec.animals[0], band, DT_MS) if u.driven][:8]
+        factors = [[_rank1(c) for c in u.strf_components] for u in units]
+        for u, fac in zip(units, factors):
+            stats = [drive_statistics((f[None], t[None]), xs) for f, t in fac]
+            u.drive_mean = np.array([m[0] for m, _ in stats])
+            u.drive_std = np.array([s[0] for _, s in stats])
+        train = list(range(24))
+        ys = []
+        for i in train:
+            n = xs[i].shape[1]
+            drive = [np.concatenate([causal_drive(f[None], t[None], xs[i], n) for f, t in fac]) for fac in factors]
+            ys.append(np.stack([unit_rates(u, d, 0, n, 0, spec.max_rate_hz, spec.nonlinearity)
+                                for u, d in zip(units, drive)], 1))
+        fit = fit_ridge_strf([specs[i] for i in train], ys, 21, folds=5)
+        gt = [_gt_corr(fit.weights[k], {"strf": linearised_strf(u), "std": std}, fit.standardisation.std)
+              for k, u in enumerate(units)]
+        medians[spec.nonlinearity] = float(np.median(gt))
+    print(f"\nnoiseless oracle gt_corr median: {medians}")
+    assert medians["relu"] > 0.99
+    assert medians["exp"] < 0.9
