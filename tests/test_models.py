@@ -68,6 +68,14 @@ def test_strf_chain_on_demo(tmp_path):
           f"CCnorm linear median {np.nanmedian([r['ccnorm'] for r in lin]):.3f}")
     assert np.nanmedian(gt) > 0.5
     assert len(list(res.glob("*.png"))) == 4
+    # snakemake --report: the STRF pages with their caption, and the configuration
+    out = subprocess.run([str(Path(sys.executable).parent / "snakemake"), "results/demo/strf/report.pdf", "-s",
+                          str(REPO / "Snakefile"), "-d", str(tmp_path), "--configfile", str(cfg),
+                          "--report", "report.html"], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    html = (tmp_path / "report.html").read_text(errors="replace")
+    assert all(f"{page}.png" in html for page in ("1_summary", "2_ccnorm_vs_ccabs", "3_strfs", "4_predictions"))
+    assert "max_lag_ms" in html and "n_chunks" in html
 
 
 def test_gt_corr_compares_in_raw_spectrogram_units():
