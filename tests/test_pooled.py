@@ -17,7 +17,7 @@ import yaml
 
 import strflow
 from strflow.dataset import neural_collate
-from test_reader_aa1_aa2 import C1, aa1_raw, aa2_raw, pair, write  # noqa: F401  (fixtures)
+from test_reader_aa1_aa2 import C1, aa1_raw, aa2_raw, pair  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.workflow
 REPO = Path(__file__).resolve().parents[1]

@@ -34,7 +34,7 @@ def read_shard(fmt: str, raw_dir, shard: str, reading: dict, outputs: dict) -> N
     if fmt == "aa4":
         from strflow.readers.aa4 import AA4Options, read_animal
 
-        opts = {k: v for k, v in reading.items() if k in AA4_READING}
+        opts = {k: v for k, v in reading.items() if k in AA4_READING or k == "hdf5_fast_path"}
         if "stim_types" in opts:
             opts["stim_types"] = tuple(opts["stim_types"])
         data = read_animal(raw_dir, shard, AA4Options(**opts))
@@ -235,9 +235,11 @@ def _ground_truth_strfs(paths: list) -> dict:
     out = {}
     for path in paths:
         with h5py.File(path, "r") as f:
+            # the generator's band std: gt_corr compares STRFs in raw-spectrogram units
+            std = f["standardisation/std"][()] if "standardisation/std" in f else None
             for g in f["units"].values():
                 if "strf" in g:
-                    out[str(g.attrs["cell_id"])] = g["strf"][()]
+                    out[str(g.attrs["cell_id"])] = {"strf": g["strf"][()], "std": std}
     return out
 
 
