@@ -266,12 +266,15 @@ def test_response_quality_summary():
     pw = m.power_across_stimuli(blocks)
     assert q.signal_power.value == pytest.approx(pw.signal)
     assert q.noise_ratio.value == pytest.approx(pw.noise / pw.signal)
-    per = [m.ccmax_sp(b).value for b in blocks[:2]]
-    assert q.ccmax_sp.value == pytest.approx((500 * per[0] + 1500 * per[1]) / 2000)
-    per_split = [m.ccmax_split(b).value for b in blocks[:2]]
-    assert q.ccmax_split.value == pytest.approx(
-        (500 * per_split[0] + 1500 * per_split[1]) / 2000
-    )
+    # pooled statistics (weights = bins of the usable blocks), transformed once
+    pw2 = [m.sahani_linden_power(b) for b in blocks[:2]]
+    sp = (500 * pw2[0].signal + 1500 * pw2[1].signal) / 2000
+    var_psth = (500 * pw2[0].psth + 1500 * pw2[1].psth) / 2000
+    assert q.ccmax_sp.value == pytest.approx(math.sqrt(sp / var_psth), rel=1e-12)
+    half = [m.split_half_correlation(b).value for b in blocks[:2]]
+    cc = (500 * half[0] + 1500 * half[1]) / 2000
+    assert q.ccmax_split.value == pytest.approx(math.sqrt(2 / (1 + 1 / cc)), rel=1e-12)
+    assert q.per_stimulus["ccmax_sp"][0] == pytest.approx(math.sqrt(pw2[0].signal / pw2[0].psth))
     assert q.per_stimulus_reasons["ccmax_sp"] == ("", "", "single_trial")
     assert np.isnan(q.per_stimulus["ccmax_split"][2])
     empty = m.response_quality([np.ones((1, 10))])
@@ -279,3 +282,18 @@ def test_response_quality_summary():
         empty.ccmax_sp.reason == "single_trial"
         and empty.noise_ratio.reason == "single_trial"
     )
+
+
+def test_unreliable_neuron_is_not_credited_with_a_ceiling():
+    """A neuron firing at a constant rate (no stimulus-locked signal): per stimulus, SP
+    is positive about half the time by chance; averaging CCmax over only those stimuli
+    would give ~0.3.  Pooled first, the ceiling is undefined or small."""
+    rng = np.random.default_rng(4)
+    blocks = [rng.poisson(0.2, size=(10, 300)).astype(float) for _ in range(20)]
+    q = m.response_quality(blocks)
+    per = q.per_stimulus["ccmax_sp"]
+    assert np.isfinite(per).sum() >= 3 and np.nanmean(per) > 0.2  # the biased average
+    assert np.isnan(q.ccmax_sp.value) or q.ccmax_sp.value < 0.15
+    assert np.isnan(q.ccmax_split.value) or q.ccmax_split.value < 0.15
+    if np.isnan(q.ccmax_sp.value):
+        assert q.ccmax_sp.reason == "sp_nonpositive"

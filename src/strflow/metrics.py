@@ -498,9 +498,13 @@ def ccmax_split(resp: ArrayLike, max_splits: int = MAX_SPLITS, seed: int = 0) ->
     cc = split_half_correlation(resp, max_splits, seed)
     if cc.reason:
         return cc
-    if not cc.value > 0:
+    return _ccmax_from_half(cc.value)
+
+
+def _ccmax_from_half(cc_half: float) -> Metric:
+    if not cc_half > 0:
         return _nan(REASON_SPLIT_HALF_NONPOSITIVE)
-    return Metric(math.sqrt(2.0 / (1.0 + 1.0 / cc.value)))
+    return Metric(math.sqrt(2.0 / (1.0 + 1.0 / cc_half)))
 
 
 # --------------------------------------------------------------------------- CCnorm
@@ -595,41 +599,42 @@ def ccnorm_across_stimuli(
 # --------------------------------------------------------------------------- summary
 
 
-def _aggregate(
-    values: np.ndarray, weights: np.ndarray, reasons: Sequence[str]
-) -> Metric:
-    ok = np.isfinite(values)
-    if not ok.any():
-        return _nan(
-            _combine_reasons(reasons) if len(reasons) else REASON_NO_VALID_BLOCKS
-        )
-    return Metric(_weighted_mean(values[ok], weights[ok]))
-
-
 def response_quality(
     blocks: Sequence[ArrayLike], max_splits: int = MAX_SPLITS, seed: int = 0
 ) -> ResponseQuality:
     """Noise-ceiling summary of one neuron from its ``(R_s, T_s)`` response blocks.
 
-    Computes per stimulus SP, NP, TP, CCmax (SP) and CCmax (split-half), and their
-    length-weighted averages (weights T_s over the blocks where the value is
-    defined); NR = NP / SP uses the weighted SP and NP.  See
-    :class:`ResponseQuality`.
+    Per stimulus: SP, NP, TP, Var(PSTH), CC_half and the two CCmax.  Per neuron, the
+    underlying statistics are pooled first (length-weighted, weights T_s over the
+    blocks where they are defined, negative values included) and transformed once:
+    NR = NP / SP, CCmax (SP) = sqrt(SP / Var(PSTH)), CCmax (split) from the pooled
+    CC_half.  (Averaging the per-stimulus CCmax over the stimuli where they happen to
+    be defined would bias a neuron without a reliable response upwards: its SP > 0
+    stimuli alone give CCmax ~ 0.3.)  See :class:`ResponseQuality`.
     """
     power = power_across_stimuli(blocks)
     cm_sp = [ccmax_sp(b) for b in blocks]
-    cm_split = [ccmax_split(b, max_splits, seed) for b in blocks]
+    halves = [split_half_correlation(b, max_splits, seed) for b in blocks]
+    cm_split = [h if h.reason else _ccmax_from_half(h.value) for h in halves]
     n_bins = power.n_bins.astype(np.float64)
     sp_vals = np.array([m.value for m in cm_sp], dtype=np.float64)
     split_vals = np.array([m.value for m in cm_split], dtype=np.float64)
     sp_reasons = tuple(m.reason for m in cm_sp)
     split_reasons = tuple(m.reason for m in cm_split)
     if power.reason:
-        sp_m = np_m = _nan(power.reason)
+        sp_m = np_m = ccmax_sp_m = _nan(power.reason)
         nr = _nan(power.reason)
     else:
         sp_m, np_m = Metric(power.signal), Metric(power.noise)
         nr = _ratio_metric(power.noise, power.signal, REASON_OK)
+        used = power.weights > 0
+        var_psth = _weighted_mean(power.per_stimulus_psth[used], power.weights[used])
+        ccmax_sp_m = (Metric(math.sqrt(power.signal / var_psth)) if power.signal > 0 and var_psth > 0
+                      else _nan(REASON_SP_NONPOSITIVE))
+    cc_vals = np.array([h.value for h in halves], dtype=np.float64)
+    ok = np.isfinite(cc_vals)
+    ccmax_split_m = (_ccmax_from_half(_weighted_mean(cc_vals[ok], n_bins[ok])) if ok.any()
+                     else _nan(_combine_reasons(split_reasons) if split_reasons else REASON_NO_VALID_BLOCKS))
     tp_m = (
         Metric(power.total, REASON_OK)
         if np.isfinite(power.total)
@@ -640,8 +645,8 @@ def response_quality(
         noise_power=np_m,
         total_power=tp_m,
         noise_ratio=nr,
-        ccmax_sp=_aggregate(sp_vals, n_bins, sp_reasons),
-        ccmax_split=_aggregate(split_vals, n_bins, split_reasons),
+        ccmax_sp=ccmax_sp_m,
+        ccmax_split=ccmax_split_m,
         per_stimulus={
             "signal_power": power.per_stimulus_signal,
             "noise_power": power.per_stimulus_noise,
