@@ -560,14 +560,31 @@ def read_animal(raw_root: str | Path, animal: str, options: AA4Options = AA4Opti
     )
 
 
+def _string_attr(group, name: str):
+    """A scalar string attribute through h5py's low-level API (half the cost of
+    ``group.attrs[name]``, read once per stimulus group); anything else -- arrays,
+    numbers, empty dataspaces -- through ``group.attrs`` as usual."""
+    import h5py
+
+    attr = h5py.h5a.open(group.id, name.encode())
+    dtype = attr.dtype
+    if attr.shape != () or dtype.kind not in "SO" or (dtype.kind == "O" and h5py.check_string_dtype(dtype) is None):
+        return group.attrs[name]
+    out = np.empty((), dtype)
+    attr.read(out, mtype=h5py.h5t.py_create(dtype))
+    return out[()]
+
+
 def _stim_identity(stim_group, stim_name: str, where: str) -> tuple[int, str]:
     try:
         number = int(stim_name)
     except ValueError:
         raise ValueError(f"{where}: stimulus group name is not a number") from None
-    if "stim_md5" not in stim_group.attrs:
+    import h5py
+
+    if not h5py.h5a.exists(stim_group.id, b"stim_md5"):
         raise ValueError(f"{where}: missing attribute 'stim_md5'")
-    md5 = decode_attr(stim_group.attrs["stim_md5"]).lower()
+    md5 = decode_attr(_string_attr(stim_group, "stim_md5")).lower()
     if not md5:
         raise ValueError(f"{where}: empty attribute 'stim_md5'")
     return number, md5
