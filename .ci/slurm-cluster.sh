@@ -26,7 +26,7 @@ install() {
     fi
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq --no-install-recommends slurm-wlm munge >/dev/null
+    apt-get install -y -qq slurm-wlm munge >/dev/null
     log "installed $(dpkg-query -W -f='${Package} ${Version}' slurmctld) and $(dpkg-query -W -f='${Package} ${Version}' munge)"
 }
 

@@ -348,7 +348,9 @@ class _PooledResponses(_Responses):
 class PooledDataset(NeuralDataset):
     """Several processed datasets as one population (see :func:`concat_datasets`)."""
 
-    def __init__(self, datasets: dict[str, NeuralDataset]) -> None:  # noqa: D107 (no super: built from parts)
+    def __init__(self, datasets: dict[str, NeuralDataset]) -> None:
+        # Built from already opened parts (not from a folder): NeuralDataset.__init__ is
+        # not called; the selection API only needs the attributes set here.
         if not datasets:
             raise ValueError("concat_datasets: no datasets given")
         names, parts = list(datasets), list(datasets.values())
