@@ -378,36 +378,13 @@ def power_across_stimuli(blocks: Sequence[ArrayLike]) -> StimulusPower:
     n_bins = np.array([p.n_bins for p in powers], dtype=np.int64)
     used = np.array([not r for r in reasons], dtype=bool)
     weights = np.where(used, n_bins, 0).astype(np.float64)
-    if not used.any():
+    if used.any():
+        pooled = [_weighted_mean(x[used], weights[used]) for x in (sp, npow, tp)]
+        agg_reason = REASON_OK
+    else:
+        pooled = [math.nan] * 3
         agg_reason = _combine_reasons(reasons) if reasons else REASON_NO_VALID_BLOCKS
-        return StimulusPower(
-            math.nan,
-            math.nan,
-            math.nan,
-            sp,
-            npow,
-            tp,
-            vp,
-            n_rep,
-            n_bins,
-            weights,
-            reasons,
-            agg_reason,
-        )
-    w = weights[used]
-    return StimulusPower(
-        _weighted_mean(sp[used], w),
-        _weighted_mean(npow[used], w),
-        _weighted_mean(tp[used], w),
-        sp,
-        npow,
-        tp,
-        vp,
-        n_rep,
-        n_bins,
-        weights,
-        reasons,
-    )
+    return StimulusPower(*pooled, sp, npow, tp, vp, n_rep, n_bins, weights, reasons, agg_reason)
 
 
 # --------------------------------------------------------------------------- CCmax
