@@ -337,11 +337,15 @@ class _PooledResponses(_Responses):
         self._parts, self._neuron_part, self._stim_local = parts, neuron_part, stim_local
         self.n_stims, self.n_neurons = len(stim_local), len(neuron_part)
 
-    def get(self, s: int, n: int) -> torch.Tensor:
+    def locate(self, s: int, n: int) -> tuple[int, int | None, int]:
+        """(dataset index, its stimulus index or None if it never played s, its neuron index)."""
         if not -self.n_neurons <= n < self.n_neurons:
             raise IndexError(f"neuron index {n} out of range for {self.n_neurons} neurons")
         d, local_n = self._neuron_part[n % self.n_neurons]
-        local_s = self._stim_local[s].get(d)
+        return d, self._stim_local[s].get(d), local_n
+
+    def get(self, s: int, n: int) -> torch.Tensor:
+        d, local_s, local_n = self.locate(s, n)
         return sentinel() if local_s is None else self._parts[d].responses[local_s][local_n]
 
 
@@ -368,7 +372,6 @@ class PooledDataset(NeuralDataset):
         self.dt, self.spectrogram_params, self.freqs_hz = first.dt, first.spectrogram_params, first.freqs_hz
         self.n_pre_bins, self.t0_s, self.F = first.n_pre_bins, first.t0_s, first.F
         self.parts = dict(datasets)
-        self._part_list = parts
         # Stimuli: the union by stim_id, in dataset order.  A stim_id in several datasets is
         # one sound (md5 of the wav) and must have the same spectrogram in each.
         index: dict[str, int] = {}
@@ -406,19 +409,16 @@ class PooledDataset(NeuralDataset):
         self.N_neurons = len(self.nrn_meta)
         self._pairs = (np.concatenate(pairs_s), np.concatenate(pairs_n))
         self.responses = _PooledResponses(parts, neuron_part, stim_local)
-        self._neuron_part = neuron_part
         self.shards = [f"{name}/{shard}" for name, ds in datasets.items() for shard in ds.shards]
         self.skipped = [dict(r, dataset=name) for name, ds in datasets.items() for r in ds.skipped]
         self.coverage = _tagged_concat({n: ds.coverage for n, ds in datasets.items()})
         qualities = {n: ds.quality for n, ds in datasets.items() if ds.quality is not None}
         self.quality = _tagged_concat(qualities) if len(qualities) == len(parts) else None
-        self._stim_local = stim_local
         self.I, self.S_sel, self._nrn_masks = [], None, None
 
     def spike_times(self, s: int, n: int) -> list[np.ndarray]:
-        d, local_n = self._neuron_part[n]
-        local_s = self._stim_local[s].get(d)
-        return [] if local_s is None else self._part_list[d].spike_times(local_s, local_n)
+        d, local_s, local_n = self.responses.locate(s, n)
+        return [] if local_s is None else self.responses._parts[d].spike_times(local_s, local_n)
 
 
 def _tagged_concat(tables: dict[str, pa.Table]) -> pa.Table:

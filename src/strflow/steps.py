@@ -26,7 +26,7 @@ def synthesize(raw_dir, ground_truth, animal: str, synthetic: dict, dt_ms: float
     generate_animal(Path(raw_dir).parent, ground_truth, animal, spec, dt_ms, SpectrogramParams.from_config(spectrogram))
 
 
-AA4_READING = ("empty_trials", "on_unreadable", "on_missing_wav", "stim_types")
+AA4_READING = ("empty_trials", "on_unreadable", "on_missing_wav", "stim_types", "hdf5_fast_path")
 NS1_READING = ("spike_rounding",)
 
 
@@ -34,7 +34,7 @@ def read_shard(fmt: str, raw_dir, shard: str, reading: dict, outputs: dict) -> N
     if fmt == "aa4":
         from strflow.readers.aa4 import AA4Options, read_animal
 
-        opts = {k: v for k, v in reading.items() if k in AA4_READING or k == "hdf5_fast_path"}
+        opts = {k: v for k, v in reading.items() if k in AA4_READING}
         if "stim_types" in opts:
             opts["stim_types"] = tuple(opts["stim_types"])
         data = read_animal(raw_dir, shard, AA4Options(**opts))
