@@ -113,23 +113,39 @@ def test_selection_bidirectional_rule(built):
     ds.reset_stim_selection()
     assert ds.select_pop_by_stim_attr("type", "mlnoise") == [2]
     assert len(ds) == 1 and ds[0][3]["stim_id"] == C
-    assert ds.select_pop_by_stim_attr("type", "nothing") == [] and ds.I == []
+    # a selection that matches nothing says so and leaves the selection as it was
+    with pytest.raises(ValueError, match=r"no stimulus has type == 'nothing' \(values present: call, mlnoise, song\)"):
+        ds.select_pop_by_stim_attr("type", "nothing")
+    assert ds.I == [2]
     assert ds.select_pop_by_nrn_attr("animal_id", "CccDdd0002F") == [3]
     assert [m["stim_id"] for m in ds[:][3]] == [A]
     ds.reset_pop_selection()
-    assert ds.select_stims_by_attr("missing_key", 1) == [] and len(ds) == 0
+    with pytest.raises(KeyError, match=r"unknown stimulus attribute 'missing_key'; valid attributes: .*stim_id.*type"):
+        ds.select_stims_by_attr("missing_key", 1)
+    assert ds.S_sel is None and len(ds) == 3
     ds.select_stims([2, 0])
     assert [ds[i][3]["stim_id"] for i in range(len(ds))] == [C, A]
     assert ds[-1][3]["stim_id"] == A
     ds.reset_stim_selection()
     assert ds.select_pop_by_nrn_predicate(lambda m: m["electrode"] > 16) == [0]
-    assert ds.select_pop_by_nrn_predicate(lambda m: m["nope"]) == []  # KeyError -> skipped
+    with pytest.raises(ValueError, match="no neuron satisfies the predicate"):  # KeyError in fn -> no match
+        ds.select_pop_by_nrn_predicate(lambda m: m["nope"])
+    assert ds.I == [0]
+    with pytest.raises(KeyError, match=r"unknown neuron attribute 'sorttype'; valid attributes: .*sort_type"):
+        ds.select_pop_by_nrn_attr("sorttype", "single")
+    with pytest.raises(ValueError, match=r"no neuron has sort_type == 'singel' \(values present: multi, single\)"):
+        ds.select_pop_by_nrn_attr("sort_type", "singel")
+    assert ds.I == [0]
     with pytest.raises(IndexError):
         ds[5]
     with pytest.raises(TypeError):
         ds["a"]
-    with pytest.raises(AssertionError):
+    with pytest.raises(IndexError, match=r"neuron index 4 out of range: valid indices are 0..3 \(4 neurons\)"):
         ds.select_neuron(4)
+    with pytest.raises(IndexError, match=r"stimulus index 999 out of range: valid indices are 0..2"):
+        ds.select_stims([0, 999])
+    with pytest.raises(TypeError, match="neuron indices must be integers"):
+        ds.select_population(["a"])
 
 
 def test_getitem_and_collate(built):

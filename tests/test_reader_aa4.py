@@ -79,7 +79,7 @@ def test_corrupt_unit_is_an_error_or_a_recorded_skip(aa4_raw):
         read_animal(aa4_raw, "AaaBbb0001M")
     shard = read_animal(aa4_raw, "AaaBbb0001M", AA4Options(on_unreadable="skip"))
     rows = [r for r in shard.skipped.to_pylist() if r["file"].endswith("Site9_L1R1_e9_s0.h5")]
-    assert len(rows) == 1 and rows[0]["reason"].startswith("unreadable HDF5 file")
+    assert len(rows) == 1 and rows[0]["reason"].startswith("unreadable unit file: cannot open as HDF5")
 
 
 def test_missing_wav_is_an_error_or_a_recorded_skip(aa4_raw):

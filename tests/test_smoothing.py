@@ -5,11 +5,25 @@ from strflow.binning import PairBlocks
 from strflow.smoothing import hanning_kernel, kernel_length, smooth_blocks
 
 
-@pytest.mark.parametrize("dt, k, legacy_sum", [(1, 21, 10.0), (2, 11, 5.0), (5, 5, 2.0), (10, 3, 1.0), (11, 1, 1.0)])
+@pytest.mark.parametrize("dt, k, legacy_sum", [(1, 21, 10.0), (2, 11, 5.0), (5, 5, 2.0)])
 def test_kernel_lengths_and_sums(dt, k, legacy_sum):
     assert kernel_length(21, dt) == k
     assert hanning_kernel(21, dt, "legacy").sum() == pytest.approx(legacy_sum)
     assert hanning_kernel(21, dt, "normalized").sum() == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("window, dt", [(21, 10), (21, 11), (3, 1), (19.9, 5)])
+def test_window_that_would_not_smooth_is_refused(window, dt):
+    # np.hanning(K) has zero end points: K <= 3 taps leaves the centre tap alone, so the
+    # "smoothed" response would be the raw counts (21 ms at dt 10 is [0, 1, 0]).
+    assert kernel_length(window, dt) <= 3
+    assert np.count_nonzero(np.hanning(kernel_length(window, dt))) == 1
+    with pytest.raises(ValueError, match=rf"window_ms {window:g} at dt_ms {dt:g}.*no smoothing.*>= {4 * dt:g}"):
+        hanning_kernel(window, dt)
+
+
+def test_shortest_window_that_smooths_is_four_bins():
+    assert np.count_nonzero(hanning_kernel(20, 5)) == 3  # 4 bins -> 5 taps, 3 non-zero
 
 
 def test_dt5_legacy_kernel_is_deepstrf():

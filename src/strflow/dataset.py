@@ -146,6 +146,7 @@ class NeuralDataset:
         self.t0_s = -self.n_pre_bins * self.dt / 1000.0  # start of bin 0 relative to onset
         self.stim_meta = [self._stim_meta(row) for row in stims.to_pylist() if row["stim_id"] in keep]
         self.nrn_meta = neurons.to_pylist()
+        self.neuron_columns = {f.name: f.type for f in neurons.schema}  # column -> arrow type (filters)
         self.N_neurons = len(self.nrn_meta)
         self.F = int(self.stims[0].shape[1]) if self.stims else int(self.spectrogram_params["n_mels"])
         stim_index = {s: i for i, s in enumerate(stim_ids)}
@@ -210,10 +211,11 @@ class NeuralDataset:
         return [values[offsets[i] : offsets[i + 1]] for i in rows]
 
     # -- neuron selection -------------------------------------------------------------
+    # A selection that matches nothing raises (ValueError) and leaves the current one as
+    # it was: deepSTRF's "empty I means every neuron" stays only where it is explicit
+    # (reset_pop_selection), so a typo can never select the whole population silently.
     def _check_neurons(self, idx: Sequence[int]) -> list[int]:
-        idx = [int(i) for i in idx]
-        assert all(0 <= i < self.N_neurons for i in idx), f"neuron indices must lie in [0, {self.N_neurons})"
-        return idx
+        return _check_indices(idx, self.N_neurons, "neuron")
 
     def select_neuron(self, i: int) -> None:
         self.I = self._check_neurons([i])
@@ -222,44 +224,48 @@ class NeuralDataset:
         self.I = self._check_neurons(idx)
 
     def select_pop_by_nrn_attr(self, key: str, value) -> list[int]:
-        self.I = [n for n, m in enumerate(self.nrn_meta) if key in m and m[key] == value]
+        _check_key(key, self.nrn_meta, "neuron")
+        found = [n for n, m in enumerate(self.nrn_meta) if key in m and m[key] == value]
+        self.I = _nonempty(found, f"no neuron has {key} == {value!r}", _values(self.nrn_meta, key))
         return self.I
 
     def select_pop_by_nrn_predicate(self, fn: Callable[[dict], bool]) -> list[int]:
-        self.I = [n for n, m in enumerate(self.nrn_meta) if _safe(fn, m)]
+        found = [n for n, m in enumerate(self.nrn_meta) if _safe(fn, m)]
+        self.I = _nonempty(found, f"no neuron satisfies the predicate {getattr(fn, '__name__', fn)}")
         return self.I
 
     def select_pop_by_filter(self, spec: dict) -> list[int]:
         """Neurons passing a declarative filter (the config's ``neuron_filter`` syntax,
-        see :mod:`strflow.selection`), e.g. ``strflow.selection.NS1_VALID73``."""
-        from strflow.selection import check
+        see :mod:`strflow.selection`); unknown columns/operators and values of the wrong
+        type raise with the valid choices."""
+        from strflow.selection import check, validate
 
-        self.I = [n for n, m in enumerate(self.nrn_meta) if not check(m, spec)]
+        validate(spec, self.neuron_columns, where="select_pop_by_filter")
+        found = [n for n, m in enumerate(self.nrn_meta) if not check(m, spec)]
+        self.I = _nonempty(found, f"no neuron passes the filter {spec}")
         return self.I
 
     def select_pop_by_stim_attr(self, key: str, value) -> list[int]:
-        return self._pop_by_stims([s for s, m in enumerate(self.stim_meta) if key in m and m[key] == value])
+        _check_key(key, self.stim_meta, "stimulus")
+        found = [s for s, m in enumerate(self.stim_meta) if key in m and m[key] == value]
+        return self._pop_by_stims(_nonempty(found, f"no stimulus has {key} == {value!r}", _values(self.stim_meta, key)))
 
     def select_pop_by_stim_predicate(self, fn: Callable[[dict], bool]) -> list[int]:
-        return self._pop_by_stims([s for s, m in enumerate(self.stim_meta) if _safe(fn, m)])
+        found = [s for s, m in enumerate(self.stim_meta) if _safe(fn, m)]
+        return self._pop_by_stims(_nonempty(found, f"no stimulus satisfies the predicate {getattr(fn, '__name__', fn)}"))
 
     def _pop_by_stims(self, s_idx: list[int]) -> list[int]:
-        # As in deepSTRF: no matching stimulus gives I = [], which iteration reads as "all".
-        if not s_idx:
-            self.I = []
-            return []
         heard = self.nrn_masks[s_idx].any(dim=0)
         self.I = torch.nonzero(heard).flatten().tolist()
         return self.I
 
     def reset_pop_selection(self) -> None:
+        """Select every neuron again (deepSTRF's empty ``I``)."""
         self.I = []
 
     # -- stimulus selection -----------------------------------------------------------
     def _check_stims(self, idx: Sequence[int]) -> list[int]:
-        idx = [int(i) for i in idx]
-        assert all(0 <= i < len(self.stims) for i in idx), f"stimulus indices must lie in [0, {len(self.stims)})"
-        return idx
+        return _check_indices(idx, len(self.stims), "stimulus")
 
     def select_stim(self, i: int) -> None:
         self.S_sel = self._check_stims([i])
@@ -268,11 +274,14 @@ class NeuralDataset:
         self.S_sel = self._check_stims(idx)
 
     def select_stims_by_attr(self, key: str, value) -> list[int]:
-        self.S_sel = [s for s, m in enumerate(self.stim_meta) if key in m and m[key] == value]
+        _check_key(key, self.stim_meta, "stimulus")
+        found = [s for s, m in enumerate(self.stim_meta) if key in m and m[key] == value]
+        self.S_sel = _nonempty(found, f"no stimulus has {key} == {value!r}", _values(self.stim_meta, key))
         return self.S_sel
 
     def select_stims_by_predicate(self, fn: Callable[[dict], bool]) -> list[int]:
-        self.S_sel = [s for s, m in enumerate(self.stim_meta) if _safe(fn, m)]
+        found = [s for s, m in enumerate(self.stim_meta) if _safe(fn, m)]
+        self.S_sel = _nonempty(found, f"no stimulus satisfies the predicate {getattr(fn, '__name__', fn)}")
         return self.S_sel
 
     def reset_stim_selection(self) -> None:
@@ -407,6 +416,7 @@ class PooledDataset(NeuralDataset):
             pairs_s.append(np.array([to_global[d][int(s)] for s in s_loc[ok]], dtype=np.int64))
             pairs_n.append(n_loc[ok] + offset)
         self.N_neurons = len(self.nrn_meta)
+        self.neuron_columns = {k: t for ds in parts for k, t in ds.neuron_columns.items()} | {"dataset": pa.string()}
         self._pairs = (np.concatenate(pairs_s), np.concatenate(pairs_n))
         self.responses = _PooledResponses(parts, neuron_part, stim_local)
         self.shards = [f"{name}/{shard}" for name, ds in datasets.items() for shard in ds.shards]
@@ -444,6 +454,35 @@ def concat_datasets(datasets: dict[str, NeuralDataset] | Sequence[NeuralDataset]
     if not isinstance(datasets, dict):
         datasets = {ds.path: ds for ds in datasets}
     return PooledDataset(datasets)
+
+
+def _check_indices(idx: Sequence[int], size: int, what: str) -> list[int]:
+    out = []
+    for i in idx:
+        if isinstance(i, bool) or not isinstance(i, (int, np.integer)):
+            raise TypeError(f"{what} indices must be integers, got {i!r}")
+        if not 0 <= i < size:
+            raise IndexError(f"{what} index {i} out of range: valid indices are 0..{size - 1} ({size} {what}s)")
+        out.append(int(i))
+    return out
+
+
+def _check_key(key: str, metas: list[dict], what: str) -> None:
+    known = set().union(*metas) if metas else set()
+    if key not in known:
+        raise KeyError(f"unknown {what} attribute {key!r}; valid attributes: {', '.join(sorted(known))}")
+
+
+def _values(metas: list[dict], key: str, limit: int = 20) -> list:
+    values = sorted({str(m[key]) for m in metas if key in m})
+    return values[:limit] + (["..."] if len(values) > limit else [])
+
+
+def _nonempty(found: list[int], what: str, present: list | None = None) -> list[int]:
+    if not found:
+        hint = f" (values present: {', '.join(present)})" if present else ""
+        raise ValueError(f"{what}{hint}; the selection was left unchanged")
+    return found
 
 
 def _safe(fn: Callable[[dict], bool], meta: dict) -> bool:

@@ -4,18 +4,97 @@ and the API (:meth:`strflow.dataset.NeuralDataset.select_pop_by_filter`).
 A filter maps a neuron-metadata column to a condition: ``{in: [values]}``,
 ``{min: x}`` and/or ``{max: x}`` (inclusive).  A neuron passes when every condition
 holds; a missing or null value fails.  Example, the published NS1 selection (73 of 119
-units, Harper et al. 2016)::
+units, Harper et al. 2016), as shipped on the ``ns1`` entry of ``config.yaml``::
 
     neuron_filter:
-      single_t: {in: [Yes, Maybe]}
+      single_t: {in: ["Yes", "Maybe"]}   # quoted: YAML 1.1 reads a bare Yes as true
       depth_um: {min: 0}
+
+:func:`validate` refuses, with the valid choices, an unknown operator, an unknown
+column and a value whose type cannot match the column (a boolean ``True`` against a
+string column is what an unquoted ``Yes`` becomes), so a typo never selects silently.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
-NS1_VALID73 = {"single_t": {"in": ["Yes", "Maybe"]}, "depth_um": {"min": 0}}
+import pyarrow as pa
+
+OPERATORS = ("in", "min", "max")
+
+
+class FilterError(ValueError):
+    """A neuron filter that cannot mean what was written."""
+
+
+def _kind(dtype: pa.DataType) -> str:
+    if pa.types.is_boolean(dtype):
+        return "boolean"
+    if pa.types.is_integer(dtype) or pa.types.is_floating(dtype):
+        return "number"
+    if pa.types.is_string(dtype) or pa.types.is_large_string(dtype):
+        return "string"
+    return "other"
+
+
+def _value_kind(value) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return type(value).__name__
+
+
+def _yaml_hint(value) -> str:
+    if isinstance(value, bool):
+        return (" (YAML 1.1 reads unquoted Yes/No/On/Off/True/False as booleans: "
+                f"write the string in quotes, e.g. \"{'Yes' if value else 'No'}\")")
+    return ""
+
+
+def validate(spec, columns: pa.Schema | Mapping[str, pa.DataType] | None = None, where: str = "neuron_filter") -> None:
+    """Raise :class:`FilterError` (or ``KeyError`` for an unknown column) unless ``spec``
+    is a well-formed filter over ``columns`` (a schema or ``{name: arrow type}``; None
+    checks the operators only)."""
+    if not isinstance(spec, Mapping):
+        raise FilterError(f"{where}: expected a mapping column -> condition, got {type(spec).__name__}")
+    types = None
+    if columns is not None:
+        types = {f.name: f.type for f in columns} if isinstance(columns, pa.Schema) else dict(columns)
+    for column, cond in spec.items():
+        here = f"{where}.{column}"
+        if types is not None and column not in types:
+            raise KeyError(f"{here}: unknown neuron column {column!r}; valid columns: {', '.join(sorted(types))}")
+        if not isinstance(cond, Mapping) or not cond:
+            raise FilterError(f"{here}: expected a condition such as {{in: [...]}}, {{min: x}} or {{max: x}}, got {cond!r}")
+        unknown = [op for op in cond if op not in OPERATORS]
+        if unknown:
+            raise FilterError(f"{here}: unknown operator(s) {unknown}; valid operators: {', '.join(OPERATORS)}")
+        kind = _kind(types[column]) if types is not None else None
+        if "in" in cond:
+            values = cond["in"]
+            if isinstance(values, (str, bytes)) or not isinstance(values, (list, tuple, set, frozenset)):
+                raise FilterError(f"{here}: 'in' takes a list of values, got {values!r}")
+            if not values:
+                raise FilterError(f"{here}: 'in' has an empty list, which no neuron can pass")
+            if kind in ("string", "number", "boolean"):
+                for v in values:
+                    if _value_kind(v) != kind:
+                        raise FilterError(
+                            f"{here}: value {v!r} is a {_value_kind(v)} but column {column!r} holds {kind}s, "
+                            f"so it can never match{_yaml_hint(v)}"
+                        )
+        for op in ("min", "max"):
+            if op in cond:
+                bound = cond[op]
+                if _value_kind(bound) != "number":
+                    raise FilterError(f"{here}: '{op}' takes a number, got {bound!r}{_yaml_hint(bound)}")
+                if kind not in (None, "number"):
+                    raise FilterError(f"{here}: '{op}' compares numbers but column {column!r} holds {kind}s")
 
 
 def check(row: dict, spec: dict) -> str:

@@ -32,9 +32,23 @@ def kernel_length(window_ms: float, dt_ms: float) -> int:
     return k if k % 2 == 1 else k + 1
 
 
+def check_window(window_ms: float, dt_ms: float, where: str = "smoothing") -> None:
+    """Refuse a window whose kernel would smooth nothing.  ``numpy.hanning`` has zero end
+    points, so a kernel of at most 3 taps (``window_ms < 4 * dt_ms``) has one non-zero
+    tap: the "smoothed" responses would silently be the raw counts."""
+    k = kernel_length(window_ms, dt_ms)
+    if np.count_nonzero(np.hanning(k)) < 2:
+        raise ValueError(
+            f"{where}: window_ms {window_ms:g} at dt_ms {dt_ms:g} gives a {k}-tap Hanning kernel whose only "
+            f"non-zero tap is the centre, i.e. no smoothing at all; use window_ms >= {4 * dt_ms:g} (at least "
+            "4 bins), or read unsmoothed counts with open_dataset(..., smoothed=False)"
+        )
+
+
 def hanning_kernel(window_ms: float, dt_ms: float, kind: str = "normalized") -> np.ndarray:
     if kind not in KERNELS:
         raise ValueError(f"smoothing kernel must be one of {KERNELS}, got {kind!r}")
+    check_window(window_ms, dt_ms)
     window = np.hanning(kernel_length(window_ms, dt_ms))
     return window / window.sum() if kind == "normalized" else window
 

@@ -26,7 +26,7 @@ def synthesize(raw_dir, ground_truth, animal: str, synthetic: dict, dt_ms: float
     generate_animal(Path(raw_dir).parent, ground_truth, animal, spec, dt_ms, SpectrogramParams.from_config(spectrogram))
 
 
-AA4_READING = ("empty_trials", "on_unreadable", "on_missing_wav", "stim_types", "hdf5_fast_path")
+AA4_READING = ("empty_trials", "on_unreadable", "on_missing_wav", "stim_types")
 NS1_READING = ("spike_rounding",)
 
 
@@ -181,7 +181,7 @@ def gather_tables(neurons: list, skipped: list, coverage: list, outputs: dict, n
     import pyarrow.compute as pc
 
     from strflow.readers.shard import SKIPPED_SCHEMA, write_parquet
-    from strflow.selection import check
+    from strflow.selection import check, validate
     from strflow.tables import check_unique, read_tables
 
     table = pa.concat_tables(read_tables(neurons), promote_options="permissive")
@@ -192,7 +192,9 @@ def gather_tables(neurons: list, skipped: list, coverage: list, outputs: dict, n
         table = table.set_column(i, "species", column) if i >= 0 else table.append_column("species", column)
     skips = pa.concat_tables(read_tables(skipped), promote_options="permissive")
     cov = pa.concat_tables(read_tables(coverage), promote_options="permissive")
+    n_read = table.num_rows
     if neuron_filter:
+        validate(neuron_filter, table.schema)
         rows = table.to_pylist()
         reasons = [check(r, neuron_filter) for r in rows]
         keep = pa.array([not r for r in reasons])
@@ -202,10 +204,25 @@ def gather_tables(neurons: list, skipped: list, coverage: list, outputs: dict, n
         cov = cov.filter(pc.is_in(cov.column("cell_id"), table.column("cell_id")))
         skips = pa.concat_tables([skips, pa.Table.from_pylist(dropped, schema=SKIPPED_SCHEMA)])
         log.info("neuron filter %s: %d of %d neurons kept", neuron_filter, table.num_rows, len(rows))
+    if table.num_rows == 0:
+        raise ValueError(f"{Path(outputs['neurons']).parents[1]}: " + no_neurons_message(n_read, skips, neuron_filter))
     write_parquet(table, outputs["neurons"])
     write_parquet(skips, outputs["skipped"])
     write_parquet(cov, outputs["coverage"])
     log.info("tables: %d neurons, %d heard pairs, %d skip records", table.num_rows, cov.num_rows, skips.num_rows)
+
+
+def no_neurons_message(n_read: int, skips, neuron_filter: dict | None) -> str:
+    """Why a dataset has no neurons left, from its skip records (most frequent reasons)."""
+    from collections import Counter
+
+    units = [r for r in skips.to_pylist() if r["what"] == "unit"]
+    top = "; ".join(f"{n} x {reason}" for reason, n in Counter(r["reason"] for r in units).most_common(5))
+    if n_read and neuron_filter:
+        return (f"no neurons left: the neuron_filter {neuron_filter} removed all {n_read} neurons the readers kept "
+                f"({top}). Check the filter's columns and values against tables/skipped.parquet")
+    return (f"no neurons left: the readers kept no unit ({len(units)} unit skip records: {top or 'none'}). "
+            "See the shards' skipped.parquet under interim/")
 
 
 def quality(binned: list, neurons_path, out, out_by_stim) -> None:

@@ -73,6 +73,27 @@ STIMS_SCHEMA = pa.schema(
 
 SHARD_FILES = ("trials", "neurons", "stims", "skipped")
 
+# Spike times are relative to stimulus onset.  Recordings keep some spontaneous activity
+# before and after the sound, but never more than this margin: a time outside
+# [-margin, duration + margin] (or NaN/inf) is a corrupt value, not a spike.
+SPIKE_MARGIN_S = 30.0
+
+
+def check_spike_times(times_s: np.ndarray, duration_s: float, where: str) -> None:
+    """Raise ``ValueError`` naming ``where`` unless every spike time is finite and within
+    ``SPIKE_MARGIN_S`` of the stimulus (seconds after onset)."""
+    times_s = np.asarray(times_s, dtype=np.float64)
+    finite = np.isfinite(times_s)
+    if not finite.all():
+        raise ValueError(f"{where}: {int((~finite).sum())} non-finite spike time(s) ({times_s[~finite][0]!r})")
+    lo, hi = -SPIKE_MARGIN_S, duration_s + SPIKE_MARGIN_S
+    bad = (times_s < lo) | (times_s > hi)
+    if bad.any():
+        raise ValueError(
+            f"{where}: spike time {times_s[bad][0]:g} s is outside [{lo:g}, {hi:g}] s (the {duration_s:g} s stimulus "
+            f"+- {SPIKE_MARGIN_S:g} s): not a plausible spike"
+        )
+
 
 class SkipLog:
     """Accumulates skip records; nothing is ever dropped without one."""
