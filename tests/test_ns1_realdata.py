@@ -1,12 +1,14 @@
 """NS1 end to end on the real release files (``$STRFLOW_REAL_DATA/ns1_harper2016``).
 
 Skipped on a user's clone without the variable; in CI the variable is set and the data
-must be there (a missing folder fails).  The shared copy holds the 73 valid units'
-files; the metadata lists 119, so 46 are absent, as in a partial download.
+must be there (a missing folder fails).  The shared copy holds all 119 units' files;
+the dataset entry is the ``ns1`` entry shipped in ``config.yaml`` (its published 73-unit
+``neuron_filter`` included), pointed at the local copy.
 """
 
 from __future__ import annotations
 
+import csv
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +20,6 @@ import yaml
 
 import strflow
 from conftest import real_data_dir
-from strflow.selection import NS1_VALID73
 
 pytestmark = [pytest.mark.realdata, pytest.mark.workflow]
 REPO = Path(__file__).resolve().parents[1]
@@ -35,9 +36,15 @@ def ns1_dir() -> Path:
     return path
 
 
+def shipped_ns1_entry() -> dict:
+    """The ``ns1`` entry of the shipped config.yaml, verbatim (as YAML reads it)."""
+    return yaml.safe_load((REPO / "config.yaml").read_text())["datasets"]["ns1"]
+
+
 def run(work: Path, ns1_dir: Path, name: str, dt: float, target: str) -> None:
     cfg = work / f"{name}.yaml"
-    entry = dict(format="ns1", source="local", path=str(ns1_dir), neuron_filter=NS1_VALID73, processing=dict(dt_ms=dt))
+    entry = dict(shipped_ns1_entry(), source="local", path=str(ns1_dir))
+    entry["processing"] = dict(entry.get("processing") or {}, dt_ms=dt)
     cfg.write_text(yaml.safe_dump({"datasets": {name: entry}}))
     out = subprocess.run([str(SNAKEMAKE), f"results/{name}/{target}", "-s", str(REPO / "Snakefile"), "-d", str(work),
                           "--cores", "2", "--configfile", str(cfg)], capture_output=True, text=True, timeout=1200)
@@ -51,16 +58,25 @@ def ns1(tmp_path_factory, ns1_dir) -> Path:
     return work / "results" / "ns1real"
 
 
-def test_tables_and_skips(ns1):
+def test_shipped_ns1_filter_is_the_published_selection():
+    """Guards the YAML trap: an unquoted Yes is the boolean true and matched nothing."""
+    spec = shipped_ns1_entry()["neuron_filter"]
+    assert spec == {"single_t": {"in": ["Yes", "Maybe"]}, "depth_um": {"min": 0}}
+
+
+def test_tables_and_skips(ns1, ns1_dir):
     neurons = pq.read_table(ns1 / "tables" / "neurons.parquet").to_pylist()
     assert len(neurons) == 73
     assert all(n["single_t"] in ("Yes", "Maybe") and n["depth_um"] >= 0 for n in neurons)
+    # the shipped filter selects exactly the units the release's own table flags valid73
+    with open(ns1_dir / "NEURONS.tsv", newline="") as fh:
+        valid = {r["path"][:-4] for r in csv.DictReader(fh, delimiter="\t") if r["valid73"] == "True"}
+    assert {n["cell_id"] for n in neurons} == valid
     skipped = pq.read_table(ns1 / "tables" / "skipped.parquet").to_pylist()
-    reasons = {}
-    for r in skipped:
-        reasons[(r["what"], r["reason"])] = reasons.get((r["what"], r["reason"]), 0) + 1
-    assert reasons[("unit", "cluster file missing (not in this copy of the release)")] == 46
-    assert sum(n for (what, _), n in reasons.items() if what == "stim") == 12  # the DRC sets
+    units = [r for r in skipped if r["what"] == "unit"]
+    assert len(units) == 46 and all(r["reason"].startswith("neuron filter: ") for r in units)
+    assert {r["what"] for r in skipped} == {"unit", "stim"}
+    assert sum(r["what"] == "stim" for r in skipped) == 12  # the DRC sets
     cov = pq.read_table(ns1 / "tables" / "coverage.parquet").to_pylist()
     assert len(cov) == 73 * 32  # DRC trial counts are kept in coverage
     drc = [c for c in cov if c["stim_id"].startswith("drc")]
@@ -76,7 +92,7 @@ def test_api_dense_grid_without_drc(ns1):
     assert tuple(ds.responses[0][0].shape) == (20, 999)
     types = [m["type"] for m in ds.stim_meta]
     assert types[0] == types[19] == "water_sounds" and types[3] == "ferret_vocalization" and types[8:12] == ["human_speech"] * 4
-    assert ds.select_pop_by_filter(NS1_VALID73) == list(range(73))
+    assert ds.select_pop_by_filter(shipped_ns1_entry()["neuron_filter"]) == list(range(73))
 
 
 def test_noise_ratio_reproduces_published_values(ns1):

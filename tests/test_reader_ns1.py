@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -264,25 +265,49 @@ def real_ns1():
     return root, read_ns1(root)
 
 
+def _release_table(root):
+    with open(root / "NEURONS.tsv", newline="") as fh:
+        return {row["path"][:-4]: row for row in csv.DictReader(fh, delimiter="\t")}
+
+
 @pytest.mark.realdata
 def test_real_units_and_skips(real_ns1):
+    """The whole release (all 119 cluster files): every unit read, only the DRCs skipped."""
     root, shard = real_ns1
     meta = read_metadata(root / "MetadataSHEnCneurons.mat")
-    assert len(meta) == 119
-    assert sum(is_valid73(m) for m in meta) == 73
+    table = _release_table(root)
+    assert len(meta) == len(table) == 119
+    # the published criterion agrees with the release's own valid73 flag, unit by unit
+    assert {m["path"][:-4]: is_valid73(m) for m in meta} == {c: r["valid73"] == "True" for c, r in table.items()}
     neurons = shard.neurons.to_pylist()
-    assert len(neurons) == 73 and all(is_valid73(n) for n in neurons)
-    assert [n["cell_id"] for n in neurons] == [m["path"][:-4] for m in meta if is_valid73(m)]
+    assert [n["cell_id"] for n in neurons] == [m["path"][:-4] for m in meta]
     reasons = Counter((r["what"], r["reason"]) for r in shard.skipped.to_pylist())
-    assert reasons == {("unit", MISSING_UNIT_REASON): 46, ("stim", DRC_SKIP_REASON): 12}
+    assert reasons == {("stim", DRC_SKIP_REASON): 12}
     # metadata values agree with the release's own table
-    with open(root / "NEURONS.tsv", newline="") as fh:
-        table = {row["path"][:-4]: row for row in csv.DictReader(fh, delimiter="\t")}
     for n in neurons:
         row = table[n["cell_id"]]
         assert n["depth_um"] == float(row["depth_um"]) and n["single_t"] == row["singleT"]
         assert n["noise_ratio"] == pytest.approx(float(row["NoiseRatio"]), rel=1e-12)
         assert (n["n_electrodes"], n["electrode_number"]) == (int(row["NrOfElectrodes"]), int(row["ElectrodeNumber"]))
+
+
+@pytest.mark.realdata
+def test_real_partial_copy_records_missing_units(real_ns1, tmp_path):
+    """A partial download (a copy without the 46 units outside the published selection)
+    reads the 73 present units and records each absent cluster file."""
+    root, _ = real_ns1
+    copy = tmp_path / "ns1"
+    shutil.copytree(root, copy)
+    table = _release_table(root)
+    keep = {c for c, r in table.items() if r["valid73"] == "True"}
+    for cell_id in set(table) - keep:
+        (copy / "spikesandwav" / f"{cell_id}.mat").unlink()
+    shard = read_ns1(copy)
+    assert sorted(shard.neurons.column("cell_id").to_pylist()) == sorted(keep)
+    reasons = Counter((r["what"], r["reason"]) for r in shard.skipped.to_pylist())
+    assert reasons == {("unit", MISSING_UNIT_REASON): 46, ("stim", DRC_SKIP_REASON): 12}
+    missing = {r["cell_id"] for r in shard.skipped.to_pylist() if r["what"] == "unit"}
+    assert missing == set(table) - keep
 
 
 @pytest.mark.realdata
@@ -306,5 +331,91 @@ def test_real_stims_and_trial_counts(real_ns1):
         sets = scipy.io.loadmat(root / file)["data"][0, 0]["set"][0]
         drc_repeats += sum(sets[j]["repeats"].size for j in range(20, 32))
         n_spikes += sum(t.size for j in range(32) for t in sets[j]["repeats"]["t"].ravel())
-    assert shard.trials.num_rows == 73 * 20 * 20 + drc_repeats
+    assert shard.trials.num_rows == 119 * 20 * 20 + drc_repeats
     assert shard.trials.column("spike_times_s").combine_chunks().values.__len__() == n_spikes
+
+
+# -- bad cluster files (issue: no silent wrong values; on_unreadable works for NS1) -----
+def test_unreadable_cluster_is_an_error_naming_it_or_a_recorded_skip(ns1_raw):
+    bad = ns1_raw / "spikesandwav" / (U4 + ".mat")
+    bad.write_bytes(b"MATLAB 5.0 MAT-file, but not really" + bytes(200))
+    with pytest.raises(ValueError, match=rf"{bad}: cannot read as a MATLAB v5 file.*on_unreadable: skip"):
+        read_ns1(ns1_raw)
+    shard = read_ns1(ns1_raw, NS1Options(on_unreadable="skip"))
+    assert shard.neurons.column("cell_id").to_pylist() == [U1, U3]
+    rows = [r for r in shard.skipped.to_pylist() if r["cell_id"] == U4]
+    assert len(rows) == 1 and rows[0]["what"] == "unit" and rows[0]["file"] == f"spikesandwav/{U4}.mat"
+    assert rows[0]["reason"].startswith("unreadable cluster file:") and str(bad) in rows[0]["reason"]
+    assert U4 not in shard.trials.column("cell_id").to_pylist()  # nothing of the bad file is kept
+
+
+def _rewrite_repeat(path: Path, set_index: int, r: int, times) -> None:
+    mat = scipy.io.loadmat(path)
+    mat["data"][0, 0]["set"][0, set_index]["repeats"][0, r - 1]["t"] = np.asarray(times, dtype=np.float64)[None, :]
+    scipy.io.savemat(path, {"data": mat["data"]})
+
+
+@pytest.mark.parametrize("value, what", [(np.nan, "non-finite"), (np.inf, "non-finite"), (1e15, "not a plausible spike")])
+def test_absurd_spike_times_are_refused(ns1_raw, value, what):
+    path = ns1_raw / "spikesandwav" / (U1 + ".mat")
+    _rewrite_repeat(path, 3, 2, [10.0, value])
+    with pytest.raises(ValueError, match=rf"{path}: data.set\(4\).repeats\(2\).t: .*{what}"):
+        read_ns1(ns1_raw)
+    shard = read_ns1(ns1_raw, NS1Options(on_unreadable="skip"))
+    assert U1 not in shard.neurons.column("cell_id").to_pylist()
+
+
+def _add_spikes_field(path: Path, tamper=None) -> None:
+    """Write set.spikes (t, repeat_id): the release's second record of every spike."""
+    mat = scipy.io.loadmat(path)
+    old = mat["data"][0, 0]["set"]
+    sets = np.zeros(old.shape, dtype=[("repeats", "O"), ("length_signal_ms", "O"), ("spikes", "O")])
+    for j in range(old.shape[1]):
+        sets[0, j]["repeats"] = old[0, j]["repeats"]
+        sets[0, j]["length_signal_ms"] = old[0, j]["length_signal_ms"]
+        reps = old[0, j]["repeats"].ravel()
+        t = np.concatenate([np.asarray(x, dtype=np.float64).ravel() for x in reps["t"]])
+        rid = np.concatenate([np.full(np.asarray(x).size, r + 1.0) for r, x in enumerate(reps["t"])])
+        if tamper is not None and j == tamper:
+            t = t[:-1]
+            rid = rid[:-1]
+        spikes = np.zeros((1, 1), dtype=[("t", "O"), ("repeat_id", "O")])
+        spikes[0, 0]["t"], spikes[0, 0]["repeat_id"] = t[None, :], rid[None, :]
+        sets[0, j]["spikes"] = spikes
+    data = np.zeros((1, 1), dtype=[("set", "O")])
+    data[0, 0]["set"] = sets
+    scipy.io.savemat(path, {"data": data})
+
+
+def test_spikes_recorded_twice_must_agree(ns1_raw):
+    reference = read_ns1(ns1_raw)
+    path = ns1_raw / "spikesandwav" / (U1 + ".mat")
+    _add_spikes_field(path)
+    assert read_ns1(ns1_raw).trials.equals(reference.trials)  # consistent second record: same table
+    _add_spikes_field(path, tamper=7)
+    with pytest.raises(ValueError, match=rf"{path}: data.set\(8\).repeats\(2\).t .*contradicts spikes.t"):
+        read_ns1(ns1_raw)
+
+
+def test_metadata_electrode_must_be_on_its_probe(ns1_raw):
+    meta = scipy.io.loadmat(ns1_raw / "MetadataSHEnCneurons.mat")
+    meta["neuron"][0, 3]["ElectrodeNumber"] = np.array([[9]], dtype=np.uint8)  # on an 8-channel probe
+    scipy.io.savemat(ns1_raw / "MetadataSHEnCneurons.mat", {"neuron": meta["neuron"]})
+    with pytest.raises(ValueError, match=r"neuron\(4\): ElectrodeNumber 9 is not on a probe of NrOfElectrodes 8"):
+        read_ns1(ns1_raw)
+
+
+def test_shipped_config_filter_is_the_published_criterion():
+    """The ns1 entry of config.yaml, as YAML reads it, against is_valid73 on every case."""
+    import itertools
+
+    import yaml
+
+    from strflow.readers import neuron_columns
+    from strflow.selection import check, validate
+
+    spec = yaml.safe_load((Path(__file__).resolve().parents[1] / "config.yaml").read_text())["datasets"]["ns1"]["neuron_filter"]
+    validate(spec, neuron_columns("ns1"))  # would refuse the boolean an unquoted Yes becomes
+    for single_t, depth in itertools.product(["Yes", "Maybe", "No", "yes"], [-100.0, -0.5, 0.0, 450.0, float("nan")]):
+        row = dict(single_t=single_t, depth_um=depth)
+        assert (check(row, spec) == "") == is_valid73(row), row

@@ -27,7 +27,7 @@ def synthesize(raw_dir, ground_truth, animal: str, synthetic: dict, dt_ms: float
 
 
 AA4_READING = ("empty_trials", "on_unreadable", "on_missing_wav", "stim_types")
-NS1_READING = ("spike_rounding",)
+NS1_READING = ("spike_rounding", "on_unreadable")
 
 
 def read_shard(fmt: str, raw_dir, shard: str, reading: dict, outputs: dict) -> None:

@@ -28,9 +28,9 @@ def main() -> None:
     ap.add_argument("--cores", type=int, default=2)
     args = ap.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
-    filt = {"single_t": {"in": ["Yes", "Maybe"]}, "depth_um": {"min": 0}}
-    datasets = {f"ns1_dt{dt:g}": dict(format="ns1", source="local", path=str(args.data.resolve()), neuron_filter=filt,
-                                      processing=dict(dt_ms=dt)) for dt in args.dt}
+    shipped = yaml.safe_load((Path(__file__).resolve().parents[2] / "config.yaml").read_text())["datasets"]["ns1"]
+    datasets = {f"ns1_dt{dt:g}": dict(shipped, source="local", path=str(args.data.resolve()),
+                                      processing=dict(shipped.get("processing") or {}, dt_ms=dt)) for dt in args.dt}
     cfg = args.workdir / "bench.yaml"
     cfg.write_text(yaml.safe_dump(dict(targets=[], datasets=datasets)))
     for dt in args.dt:

@@ -54,7 +54,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from strflow.readers.shard import NEURON_KEY_FIELDS, STIMS_SCHEMA, Shard, SkipLog, TrialsBuilder
+from strflow.readers.shard import NEURON_KEY_FIELDS, STIMS_SCHEMA, Shard, SkipLog, TrialsBuilder, check_spike_times
 from strflow.spectrogram import wav_info
 
 SHARD = "all"
@@ -116,10 +116,15 @@ class NS1Options:
     # nearest integer ms (half to even) and at most one spike per ms per trial kept
     # (~2-2.5% of the spikes in 0..4995 ms collapse on the real files).
     spike_rounding: str = "none"
+    # "error": a cluster file that cannot be read or contradicts itself stops the run,
+    # naming the file; "skip": it becomes a `unit` skip record with the reason.
+    on_unreadable: str = "error"
 
     def __post_init__(self) -> None:
         if self.spike_rounding not in ("none", "legacy"):
             raise ValueError(f"spike_rounding must be 'none' or 'legacy', got {self.spike_rounding!r}")
+        if self.on_unreadable not in ("error", "skip"):
+            raise ValueError(f"on_unreadable must be 'error' or 'skip', got {self.on_unreadable!r}")
 
 
 def is_valid73(row: dict) -> bool:
@@ -167,10 +172,17 @@ def read_ns1(raw_root: str | Path, options: NS1Options = NS1Options()) -> Shard:
             skips.add("unit", rel, MISSING_UNIT_REASON, cell_id)
             continue
         try:
-            mat = scipy.io.loadmat(raw_root / found, variable_names=["data"])
-        except Exception as exc:
-            raise ValueError(f"{raw_root / found}: cannot read as a MATLAB v5 file ({exc})") from exc
-        for set_index, repeats in enumerate(_repeat_arrays(mat, raw_root / found)):
+            try:
+                mat = scipy.io.loadmat(raw_root / found, variable_names=["data"])
+            except Exception as exc:
+                raise ValueError(f"{raw_root / found}: cannot read as a MATLAB v5 file ({exc})") from exc
+            sets = _repeat_arrays(mat, raw_root / found, [row["duration_s"] for row in stims])
+        except ValueError as exc:
+            if options.on_unreadable == "skip":
+                skips.add("unit", found, f"unreadable cluster file: {exc}", cell_id)
+                continue
+            raise ValueError(f"{exc}; fix or remove the file, or set processing.reading.on_unreadable: skip") from exc
+        for set_index, repeats in enumerate(sets):
             stim_id = STIM_IDS[set_index]
             for r, times_ms in enumerate(repeats, start=1):
                 if options.spike_rounding == "legacy":
@@ -233,6 +245,13 @@ def read_metadata(meta_path: str | Path) -> list[dict]:
             row[key] = float(row[key])
         for key in ("single_n", "n_electrodes", "electrode_number"):
             row[key] = int(row[key])
+        if not 1 <= row["electrode_number"] <= row["n_electrodes"]:
+            raise ValueError(
+                f"{where}: ElectrodeNumber {row['electrode_number']} is not on a probe of NrOfElectrodes "
+                f"{row['n_electrodes']}"
+            )
+        if not (np.isfinite(row["noise_ratio"]) and row["noise_ratio"] > 0):
+            raise ValueError(f"{where}.NoiseRatio = {row['noise_ratio']!r}: expected a positive number")
         rows.append(row)
     return rows
 
@@ -258,8 +277,10 @@ def _field(struct, name: str, where: str):
     return struct[name]
 
 
-def _repeat_arrays(mat: dict, file: Path):
-    """For each of the 32 sets, the list of its repeats' spike times (ms, 1-D float64)."""
+def _repeat_arrays(mat: dict, file: Path, durations_s: list) -> list[list[np.ndarray]]:
+    """For each of the 32 sets, the list of its repeats' spike times (ms, 1-D float64),
+    validated: finite, within the plausible window of the set's stimulus, and equal to
+    the same spikes recorded a second time in ``set.spikes`` (``t`` + ``repeat_id``)."""
     if "data" not in mat:
         raise ValueError(f"{file}: no variable 'data'")
     data = mat["data"]
@@ -287,10 +308,38 @@ def _repeat_arrays(mat: dict, file: Path):
             if t.ndim > 2 or (t.ndim == 2 and min(t.shape) != 1):
                 raise ValueError(f"{where}.repeats({r + 1}).t: expected a row vector, got shape {t.shape}")
             times.append(t.astype(np.float64).ravel())
-        if times and not np.isfinite(np.concatenate(times)).all():
-            raise ValueError(f"{where}: non-finite spike times")
+        for r, t in enumerate(times):
+            check_spike_times(t / 1000.0, durations_s[j] or 0.0, f"{where}.repeats({r + 1}).t")
+        _cross_check_spikes(sets[j], times, where)
         out.append(times)
     return out
+
+
+def _cross_check_spikes(entry, times: list[np.ndarray], where: str) -> None:
+    """``set.spikes.t`` / ``set.spikes.repeat_id`` repeat every spike of ``repeats(r).t``
+    (identical on all 119 real cluster files): a disagreement is a corrupt file."""
+    names = getattr(getattr(entry, "dtype", None), "names", None) or ()
+    if "spikes" not in names:
+        return
+    spikes = np.asarray(entry["spikes"]).ravel()
+    if spikes.dtype == object and spikes.size == 1:
+        spikes = np.asarray(spikes[0]).ravel()
+    fields = getattr(spikes.dtype, "names", None) or ()
+    if spikes.size != 1 or "t" not in fields or "repeat_id" not in fields:
+        return
+    t = np.asarray(spikes["t"][0], dtype=np.float64).ravel()
+    rid = np.asarray(spikes["repeat_id"][0], dtype=np.float64).ravel()
+    if t.shape != rid.shape:
+        raise ValueError(f"{where}.spikes: {t.size} times but {rid.size} repeat ids")
+    for r, rep in enumerate(times):
+        other = np.sort(t[rid == r + 1])
+        if not np.array_equal(np.sort(rep), other):
+            raise ValueError(
+                f"{where}.repeats({r + 1}).t ({rep.size} spikes) contradicts spikes.t for repeat_id {r + 1} "
+                f"({other.size} spikes): the file records the same spikes twice, differently"
+            )
+    if np.count_nonzero((rid < 1) | (rid > len(times))):
+        raise ValueError(f"{where}.spikes.repeat_id: ids outside 1..{len(times)} (spikes of no repeat)")
 
 
 def _stim_rows(raw_root: Path, skips: SkipLog) -> list[dict]:
