@@ -34,3 +34,25 @@ rule all:
     input:
         expand("results/{ds}/qc.pdf", ds=config.get("targets", [])),
     localrule: True
+
+
+# A target under results/ whose dataset is not configured (a typo) would otherwise be a
+# bare MissingRuleException: this rule matches it and stops with the configured names.
+rule unknown_dataset:
+    input:
+        unknown_dataset_error,
+    output:
+        "results/{unknown}/{path}",
+    log:
+        "results/{unknown}/logs/unknown_dataset/{path}.log",
+    wildcard_constraints:
+        unknown=NOT_A_DATASET,
+        path=".+",
+    localrule: True
+    conda:
+        "envs/read.yaml"
+    resources:
+        mem_mb=100,
+        runtime=1,
+    shell:
+        "false"

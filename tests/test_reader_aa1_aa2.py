@@ -291,13 +291,27 @@ def test_aa2_select_songrip_and_error_mode(aa2_raw):
         read_aa2(aa2_raw, TextOptions(on_missing_wav="error"))
 
 
-def test_duplicate_pair_and_empty_spike_file(aa1_raw):
+def test_second_block_of_a_stimulus_is_merged_and_recorded(aa1_raw):
+    """A cell that heard the same wav in two blocks (4 trials, then 2 more) keeps all six."""
     gg = aa1_raw / "Field_L_cells/gg0304_10_B/conspecific"
-    pair(gg, 3, f"{C1}.wav\n", "9\n")  # C1 again for this cell
+    before = trials_of(read_aa1(aa1_raw))
+    pair(gg, 3, f"{C1}.wav\n", "9\n-5 480\n")  # C1 again for this cell: a second block
     pair(aa1_raw / "MLd_cells/oddcell/flatrip", 1, f"{F1}.wav\n", "")  # no trial lines
     shard = read_aa1(aa1_raw)
-    assert ("gg0304_10_B", C1, 5) not in trials_of(shard)
-    assert trials_of(shard)["gg0304_10_B", C1, 1] == pytest.approx([0.0105, 0.020])
-    extra = {(r["what"], r["file"], r["stim_id"]) for r in shard.skipped.to_pylist()}
-    assert ("pair", "Field_L_cells/gg0304_10_B/conspecific/stim3", C1) in extra
-    assert ("pair", "MLd_cells/oddcell/flatrip/spike1", F1) in extra
+    t = trials_of(shard)
+    for k in range(1, 5):  # the first block unchanged
+        assert t["gg0304_10_B", C1, k] == pytest.approx(before["gg0304_10_B", C1, k])
+    assert t["gg0304_10_B", C1, 5] == pytest.approx([0.009])
+    assert t["gg0304_10_B", C1, 6] == pytest.approx([-0.005, 0.480])
+    assert ("gg0304_10_B", C1, 7) not in t
+    records = [r for r in shard.skipped.to_pylist() if r["stim_id"] in (C1, F1)]
+    merged = [r for r in records if r["what"] == "merged"]
+    assert len(merged) == 1 and merged[0]["file"] == "Field_L_cells/gg0304_10_B/conspecific/spike3"
+    assert merged[0]["reason"].endswith("Field_L_cells/gg0304_10_B/conspecific/spike1: trials 5-6")
+    assert ("pair", "MLd_cells/oddcell/flatrip/spike1", F1) in {(r["what"], r["file"], r["stim_id"]) for r in records}
+
+
+def test_absurd_text_spike_times_are_refused(aa1_raw):
+    pair(aa1_raw / "Field_L_cells/gg0304_10_B/conspecific", 3, f"{C2}.wav\n", "10\n1e15\n")
+    with pytest.raises(ValueError, match=r"conspecific/spike3: line 2: spike time 1e\+12 s is outside"):
+        read_aa1(aa1_raw)

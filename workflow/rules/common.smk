@@ -1,10 +1,12 @@
 # Helper functions shared by the rules (no rules in this file).
 import os
+import re
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
+from strflow import provenance  # noqa: E402
 from strflow import resources as job_resources  # noqa: E402
 from strflow.config import dataset_settings  # noqa: E402
 from strflow.steps import CRCNS_RELEASE_FILES, OSF_FILES  # noqa: E402
@@ -26,8 +28,20 @@ STRF_PAGES = ["1_summary", "2_ccnorm_vs_ccabs", "3_strfs", "4_predictions"]
 
 
 wildcard_constraints:
-    ds="|".join(SETTINGS),
+    ds="|".join(map(re.escape, SETTINGS)),
     shard="[^/]+",
+
+
+# a results/ folder name that is not a configured dataset (see rule unknown_dataset)
+NOT_A_DATASET = "(?!(?:%s)/)[^/]+" % "|".join(map(re.escape, SETTINGS))
+
+
+def unknown_dataset_error(wildcards):
+    raise WorkflowError(
+        f"'results/{wildcards.unknown}/{wildcards.path}': {wildcards.unknown!r} is not a configured dataset. "
+        f"Configured datasets: {', '.join(SETTINGS)}. Add it under 'datasets:' in a config file passed with "
+        "--configfile, or fix the target's spelling."
+    )
 
 
 def scaled(base, per_mb=0.0, on=None):
@@ -96,13 +110,25 @@ def raw_shard_path(ds, shard):
             f"or point 'datasets.{s.name}.path' (source: local) at an existing extracted copy "
             "in a config file passed with --configfile. strflow never substitutes synthetic data."
         )
-    # Real raw data may be re-extracted with new mtimes but identical content: ancient()
-    # keeps that from rerunning everything.  Synthetic raw data is produced by a rule.
+    # ancient(): the folder's own mtime says nothing about its files (and a re-extraction
+    # must not rerun everything); what is inside is tracked by raw_fingerprint (a param
+    # of read_shard) instead.  Synthetic raw data is produced by a rule.
     return path if s.source == "synthetic" else ancient(path)
 
 
 def raw_shard(wildcards):
     return raw_shard_path(wildcards.ds, wildcards.shard)
+
+
+def raw_fingerprint(wildcards):
+    """Names, sizes and mtimes of the shard's raw files (strflow.provenance): a file
+    fixed, restored or added reruns this shard's read and what depends on it, although
+    the folder is an ancient() input.  Synthetic raw data is a rule's output already."""
+    s = SETTINGS[wildcards.ds]
+    if s.source == "synthetic":
+        return ""
+    path = f"{s.raw_dir}/{wildcards.shard}" if s.format == "aa4" else s.raw_dir
+    return provenance.fingerprint(path)
 
 
 def raw_shards(wildcards):

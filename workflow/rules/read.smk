@@ -23,5 +23,6 @@ rule read_shard:
         format=dataset_format,
         raw_dir=raw_dir,
         reading=processing("reading"),
+        raw_fingerprint=raw_fingerprint,
     script:
         "../scripts/read_shard.py"

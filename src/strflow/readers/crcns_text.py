@@ -26,8 +26,10 @@ cells and wavs of their release are.  Quirks and the deepSTRF bugs avoided here:
   releases); ``stim_number`` is the order of first appearance (stim-type order, then
   cell order, then stim index ``i`` numerically).
 * A ``stim<i>`` without ``spike<i>``, a wav absent from ``all_stims``, an empty spike
-  file, or the same wav read twice for one cell is a ``pair`` skip record (the cell
-  keeps its other stimuli).  With ``on_missing_wav="error"`` a missing wav raises.
+  file is a ``pair`` skip record (the cell keeps its other stimuli).  The same wav in
+  two spike files of one cell (a second block of presentations, e.g. 10 trials then
+  4 more) is one pair: the second file's trials are appended, numbered on, and a
+  ``merged`` record in ``skipped`` names the file and the trial numbers it supplied.  With ``on_missing_wav="error"`` a missing wav raises.
   A ``spike<i>`` without ``stim<i>`` and a stim-type folder that is not selected are
   ``file`` skip records; a cell left with no trials is a ``unit`` skip record.
 """
@@ -45,7 +47,7 @@ from typing import Callable
 import numpy as np
 import pyarrow as pa
 
-from strflow.readers.shard import NEURON_KEY_FIELDS, STIMS_SCHEMA, Shard, SkipLog, TrialsBuilder
+from strflow.readers.shard import NEURON_KEY_FIELDS, STIMS_SCHEMA, Shard, SkipLog, TrialsBuilder, check_spike_times
 from strflow.spectrogram import wav_info
 
 log = logging.getLogger(__name__)
@@ -68,7 +70,7 @@ NEURONS_SCHEMA = pa.schema(
 
 MISSING_SPIKE_REASON = "spike file missing for this stim file"
 NO_TRIALS_REASON = "spike file has no trial lines"
-DUPLICATE_PAIR_REASON = "stimulus already read for this cell"
+MERGED_PAIR_REASON = "nothing left out: trials of the same stimulus for this cell appended to those of"
 ORPHAN_SPIKE_REASON = "spike file without a stim file"
 NO_TRIALS_UNIT_REASON = "no trials for the selected stimulus types"
 
@@ -257,10 +259,6 @@ def read_cells(
                         )
                     skips.add("pair", stim_rel, f"wav {wav} not in the release", cell.cell_id, stim_id)
                     continue
-                if (ci, stim_id) in seen_pairs:
-                    reason = f"{DUPLICATE_PAIR_REASON} from {seen_pairs[ci, stim_id]}"
-                    skips.add("pair", stim_rel, reason, cell.cell_id, stim_id)
-                    continue
                 spike_rel = f"{folder_rel}/{spike_files[i]}"
                 trials_ms = read_spike_file(os.path.join(root, spike_rel))
                 if not trials_ms:
@@ -269,7 +267,19 @@ def read_cells(
                 if known is None:
                     known = _stim_row(raw_root, dataset, stim_id, wav_name, stim_type, wav, stim_class, len(stims) + 1)
                     stims[stim_id] = known
-                seen_pairs[ci, stim_id] = spike_rel
+                for line, t in enumerate(trials_ms, start=1):
+                    check_spike_times(t / 1000.0, known["duration_s"], f"{raw_root / spike_rel}: line {line}")
+                if (ci, stim_id) in seen_pairs:
+                    # the same sound presented again to the cell (a second block): its trials
+                    # continue the first block's numbering
+                    first_rel, first = seen_pairs[ci, stim_id]
+                    n = len(first)
+                    first.extend(trials_ms)
+                    skips.add("merged", spike_rel, f"{MERGED_PAIR_REASON} {first_rel}: trials {n + 1}-{len(first)}",
+                              cell.cell_id, stim_id)
+                    continue
+                trials_ms = list(trials_ms)
+                seen_pairs[ci, stim_id] = (spike_rel, trials_ms)
                 entries.append((ci, known["stim_number"], stim_id, trials_ms))
             for i in sorted(set(spike_files) - set(stim_files)):
                 skips.add("file", f"{folder_rel}/{spike_files[i]}", ORPHAN_SPIKE_REASON, cell.cell_id)
