@@ -85,7 +85,7 @@ def check_spike_times(times_s: np.ndarray, duration_s: float, where: str) -> Non
     times_s = np.asarray(times_s, dtype=np.float64)
     finite = np.isfinite(times_s)
     if not finite.all():
-        raise ValueError(f"{where}: {int((~finite).sum())} non-finite spike time(s) ({times_s[~finite][0]!r})")
+        raise ValueError(f"{where}: {int((~finite).sum())} non-finite spike time(s) ({float(times_s[~finite][0])})")
     lo, hi = -SPIKE_MARGIN_S, duration_s + SPIKE_MARGIN_S
     bad = (times_s < lo) | (times_s > hi)
     if bad.any():
