@@ -315,3 +315,11 @@ def test_absurd_text_spike_times_are_refused(aa1_raw):
     pair(aa1_raw / "Field_L_cells/gg0304_10_B/conspecific", 3, f"{C2}.wav\n", "10\n1e15\n")
     with pytest.raises(ValueError, match=r"conspecific/spike3: line 2: spike time 1e\+12 s is outside"):
         read_aa1(aa1_raw)
+
+
+def test_aa2_stim_data_contradicting_the_wav_is_an_error(aa2_raw):
+    text = (aa2_raw / "stim_data.csv").read_text().replace(f"{S2}.wav,32000,16,8000", f"{S2}.wav,32000,16,8001")
+    (aa2_raw / "stim_data.csv").write_text(text)
+    with pytest.raises(ValueError, match=rf"stim_data.csv: {S2}.wav is listed as 32000 Hz, 8001 samples, but its wav "
+                                         rf"all_stims/{S2}.wav has 32000 Hz, 8000 samples"):
+        read_aa2(aa2_raw)

@@ -19,8 +19,8 @@ avoids) is in :mod:`strflow.readers.crcns_text`.  AA2 specifics:
 * A stimulus's ``type`` is the stim-type folder it was first read from; its ``class``
   is the class column of ``stim_data.csv`` (which also has ``bengalese``/``unknown``),
   or the type if the wav is not listed there.  Rows of ``stim_data.csv`` with fewer
-  than 5 fields are ignored; its sample rate and sample count are only cross-checked
-  against the wav header (a mismatch is logged; the header wins).
+  than 5 fields are ignored; its sample rate and sample count are the same facts as the
+  wav header's, so a mismatch is an error naming both files.
 * ``cell_stim_classes.csv`` is parsed with the csv module (deepSTRF uses pandas' header
   inference, which eats the first row and, when a later row has more fields than the
   first, shifts every column; its animal list is then wrong).  It is only cross-checked
@@ -155,9 +155,10 @@ def _cross_check_stims(stims: pa.Table, stim_data: dict[str, dict], path: Path) 
             unlisted.append(row["name"])
             continue
         if ref["sample_rate"] != row["wav_sample_rate"] or ref["n_samples"] != row["wav_n_samples"]:
-            log.warning(
-                "%s: %s listed as %s Hz, %d samples; the wav header says %s Hz, %d samples (header used)",
-                path, row["name"], ref["sample_rate"], ref["n_samples"], row["wav_sample_rate"], row["wav_n_samples"],
+            raise ValueError(
+                f"{path}: {row['name']} is listed as {ref['sample_rate']:g} Hz, {ref['n_samples']} samples, but its "
+                f"wav {row['wav']} has {row['wav_sample_rate']:g} Hz, {row['wav_n_samples']} samples: the release "
+                "contradicts itself (a truncated or replaced wav?)"
             )
     if unlisted:
         log.warning("%s: %d stimuli not listed (e.g. %s); class = stim type", path, len(unlisted), unlisted[:5])
