@@ -68,6 +68,12 @@ def dataset_settings(config: dict, name: str) -> DatasetSettings:
         raise KeyError(f"dataset {name!r} is not in the config (known: {', '.join(sorted(datasets))})")
     entry = datasets[name]
     processing = deep_merge(config.get("processing", {}), entry.get("processing"))
+    if entry["source"] == "synthetic" and processing.get("spectrogram", {}).get("kind", "mel") != "mel":
+        kind = processing["spectrogram"]["kind"]
+        raise ValueError(
+            f"dataset {name!r}: source synthetic needs processing.spectrogram.kind mel (its ground-truth STRFs "
+            f"act on the mel spectrogram), not {kind!r}"
+        )
     if entry["source"] == "synthetic":
         from strflow.synthetic import SyntheticSpec
 

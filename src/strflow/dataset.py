@@ -148,7 +148,7 @@ class NeuralDataset:
         self.nrn_meta = neurons.to_pylist()
         self.neuron_columns = {f.name: f.type for f in neurons.schema}  # column -> arrow type (filters)
         self.N_neurons = len(self.nrn_meta)
-        self.F = int(self.stims[0].shape[1]) if self.stims else int(self.spectrogram_params["n_mels"])
+        self.F = int(self.stims[0].shape[1]) if self.stims else int(self.spectrogram_params.get("n_mels", self.spectrogram_params.get("n_bands", 0)))
         stim_index = {s: i for i, s in enumerate(stim_ids)}
         cell_index = {m["cell_id"]: n for n, m in enumerate(self.nrn_meta)}
         cell_shard = [m["shard"] for m in self.nrn_meta]

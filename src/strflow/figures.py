@@ -29,3 +29,9 @@ def save_pages(figs: list, pdf_path: str | Path, png_paths: list[str | Path], dp
         tmp.replace(png)
         plt.close(fig)
     tmp_pdf.replace(pdf_path)
+
+
+def band_word(spectrogram_params: dict) -> str:
+    """Axis label of one spectrogram band: ``mel band`` or ``cochleagram band`` (the
+    ``params`` attribute of ``spectrograms.h5``)."""
+    return "cochleagram band" if spectrogram_params.get("kind") == "cochleagram" else "mel band"

@@ -29,7 +29,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from strflow.dataset import NeuralDataset  # noqa: E402
-from strflow.figures import save_pages  # noqa: E402
+from strflow.figures import band_word, save_pages  # noqa: E402
 
 PAGE = (11.0, 8.5)
 GREY = "lightgrey"
@@ -90,7 +90,7 @@ def page_summary(ds: NeuralDataset):
     reasons = Counter((r["what"], r["reason"]) for r in ds.skipped)
     lines = [
         f"dataset: {ds.path}",
-        f"bin width: {ds.dt:g} ms   mel bands: {ds.F} ({ds.freqs_hz[0]:.0f}-{ds.freqs_hz[-1]:.0f} Hz centres)"
+        f"bin width: {ds.dt:g} ms   {band_word(ds.spectrogram_params)}s: {ds.F} ({ds.freqs_hz[0]:.0f}-{ds.freqs_hz[-1]:.0f} Hz centres)"
         if len(ds.freqs_hz) else f"bin width: {ds.dt:g} ms",
         f"animals: {len(animals)}   neurons: {ds.N_neurons} ("
         + ", ".join(f"{k}: {v}" for k, v in sorted(sorts.items(), key=lambda kv: str(kv[0]))) + ")",
@@ -165,7 +165,7 @@ def page_cell(ds: NeuralDataset, n: int, n_picks: int = 4):
         ax.plot(ds.bin_centres_s(t), resp.mean(axis=0) * 1000.0 / ds.dt, lw=0.8)
         ax.set_xlabel("time (s)")
         ax.set_xlim(start, end)
-    axes[0, 0].set_ylabel("mel band")
+    axes[0, 0].set_ylabel(band_word(ds.spectrogram_params))
     axes[1, 0].set_ylabel("trial")
     axes[2, 0].set_ylabel("smoothed PSTH (spikes/s)")
     meta = ds.nrn_meta[n]
@@ -179,7 +179,7 @@ def _population_axes(ds: NeuralDataset, s: int, rows: np.ndarray, title: str):
     spec = ds.stims[s][0].numpy()
     t = spec.shape[1]
     axes[0].imshow(spec, origin="lower", aspect="auto", extent=_extent(ds, t, spec.shape[0]))
-    axes[0].set_ylabel("mel band")
+    axes[0].set_ylabel(band_word(ds.spectrogram_params))
     axes[0].set_title(title, fontsize=10)
     cmap = plt.get_cmap("viridis").copy()
     cmap.set_bad(GREY)

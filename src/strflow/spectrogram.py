@@ -52,7 +52,11 @@ class SpectrogramParams:
 
     @classmethod
     def from_config(cls, cfg: dict) -> "SpectrogramParams":
-        return cls(**cfg)
+        """The mel settings of a ``processing.spectrogram`` block (``kind`` and the
+        ``cochleagram:`` sub-block are not mel settings and are left out)."""
+        if cfg.get("kind", "mel") != "mel":
+            raise ValueError(f"spectrogram kind is {cfg['kind']!r}, not mel: use spectrogram_settings()")
+        return cls(**{k: v for k, v in cfg.items() if k not in ("kind", "cochleagram")})
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -151,3 +155,32 @@ def compress(power: np.ndarray, params: SpectrogramParams) -> np.ndarray:
     if params.compression == "log1p":
         return np.log1p(power)
     return power
+
+
+KINDS = ("mel", "cochleagram")
+
+
+def spectrogram_settings(cfg: dict):
+    """The settings object of a merged ``processing.spectrogram`` block.
+
+    ``kind: mel`` (the default when absent): :class:`SpectrogramParams` from the mel keys.
+    ``kind: cochleagram``: :class:`strflow.cochleagram.CochleagramParams` from the
+    ``cochleagram:`` sub-block; the mel keys a dataset inherits from the shared defaults
+    are ignored (the config schema refuses mel keys written next to ``kind: cochleagram``)."""
+    kind = cfg.get("kind", "mel")
+    if kind == "mel":
+        return SpectrogramParams.from_config(cfg)
+    if kind == "cochleagram":
+        from strflow.cochleagram import CochleagramParams
+
+        return CochleagramParams.from_config(cfg.get("cochleagram"))
+    raise ValueError(f"spectrogram kind must be one of {KINDS}, got {kind!r}")
+
+
+def compute_spectrogram(wave: np.ndarray, sr: float, dt_ms: float, settings, pre_bins: int = 0):
+    """(bands, frames) float32 and band centres (Hz) for either kind of settings."""
+    if isinstance(settings, SpectrogramParams):
+        return mel_spectrogram(wave, sr, dt_ms, settings, pre_bins=pre_bins)
+    from strflow.cochleagram import cochleagram
+
+    return cochleagram(wave, sr, dt_ms, settings, pre_bins=pre_bins)

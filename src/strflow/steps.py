@@ -71,10 +71,10 @@ def stim_table(shard_stims: list, dt_ms: float, out, pre_bins: int = 0) -> None:
 def spectrograms(stims_path, raw_dir, dt_ms: float, params: dict, out) -> None:
     import h5py
 
-    from strflow.spectrogram import SpectrogramParams, mel_spectrogram, read_wav
+    from strflow.spectrogram import compute_spectrogram, read_wav, spectrogram_settings
     from strflow.store import FORMAT_VERSION
 
-    sp = SpectrogramParams.from_config(params)
+    sp = spectrogram_settings(params)  # mel (SpectrogramParams) or cochleagram (CochleagramParams)
     stims = pq.read_table(stims_path).to_pylist()
     out = Path(out)
     tmp = out.with_name(out.name + ".tmp")
@@ -86,13 +86,13 @@ def spectrograms(stims_path, raw_dir, dt_ms: float, params: dict, out) -> None:
                 continue
             wave, _ = read_wav(Path(raw_dir) / row["wav"])
             sr = row["wav_sample_rate"]  # the reader's rate: NS1 headers round 48828.125 Hz to 48828
-            spec, freqs_s = mel_spectrogram(wave, sr, dt_ms, sp, pre_bins=row["n_pre_bins"])
+            spec, freqs_s = compute_spectrogram(wave, sr, dt_ms, sp, pre_bins=row["n_pre_bins"])
             if spec.shape[1] != row["n_bins"]:
                 raise ValueError(f"{row['wav']}: {spec.shape[1]} frames but the stimulus table says {row['n_bins']} bins")
             if freqs is None:
                 freqs = freqs_s
             elif not np.allclose(freqs, freqs_s):
-                raise ValueError(f"{row['wav']}: mel band centres differ from the first stimulus' (different sample rate?)")
+                raise ValueError(f"{row['wav']}: band centres differ from the first stimulus' (different sample rate?)")
             group.create_dataset(row["stim_id"], data=spec, compression="gzip", compression_opts=1)
         f.create_dataset("freqs_hz", data=np.asarray(freqs if freqs is not None else [], dtype=np.float64))
         f.attrs["dt_ms"] = dt_ms

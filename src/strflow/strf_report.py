@@ -16,7 +16,7 @@ import numpy as np  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
 from strflow.dataset import NeuralDataset  # noqa: E402
-from strflow.figures import save_pages  # noqa: E402
+from strflow.figures import band_word, save_pages  # noqa: E402
 from strflow.strf import Standardisation, predict_segments, strf_to_weights  # noqa: E402
 
 PAGE = (11.0, 8.5)
@@ -85,7 +85,7 @@ def page_scatter(rows):
     return fig
 
 
-def page_strfs(f, cells, ids):
+def page_strfs(f, cells, ids, band: str = "mel band"):
     fig, axes = plt.subplots(1, max(len(cells), 1), figsize=PAGE, squeeze=False)
     freqs, dt, n_lags = f["freqs_hz"][()], float(f.attrs["dt_ms"]), int(f.attrs["n_lags"])
     for ax, cell in zip(axes[0], cells):
@@ -96,7 +96,7 @@ def page_strfs(f, cells, ids):
         ticks = np.linspace(0, len(freqs) - 1, 6).astype(int)
         ax.set_yticks(ticks, [f"{freqs[t]:.0f}" for t in ticks])
         ax.set_xlabel("lag (ms)")
-        ax.set_ylabel("frequency (Hz, mel band centre)")
+        ax.set_ylabel(f"frequency (Hz, {band} centre)")
         ax.set_title(cell, fontsize=8)
     fig.suptitle("Linear STRFs of the best and the median neuron (by CCnorm)")
     fig.tight_layout()
@@ -133,5 +133,5 @@ def write_report(dataset_dir, fits_h5, metrics_path, pdf_path, png_paths) -> Non
     cells = _pick(rows)
     with h5py.File(fits_h5, "r") as f:
         ids = list(f["cell_id"].asstr()[()])
-        figs = [page_summary(rows, Path(dataset_dir).name), page_scatter(rows), page_strfs(f, cells, ids), page_predictions(f, ds, cells, ids)]
+        figs = [page_summary(rows, Path(dataset_dir).name), page_scatter(rows), page_strfs(f, cells, ids, band_word(ds.spectrogram_params)), page_predictions(f, ds, cells, ids)]
     save_pages(figs, pdf_path, png_paths)
