@@ -90,7 +90,7 @@ def dataset_settings(config: dict, name: str) -> DatasetSettings:
         shards=shards,
         processing=processing,
         synthetic=entry.get("synthetic"),
-        species=entry.get("species") or FORMAT_SPECIES[entry["format"]],
+        species=entry.get("species") or FORMAT_SPECIES.get(entry["format"], ""),  # nwb: from the files
     )
     settings.pre_stim_bins  # a clear error when the config is read, not mid-run
     return settings
