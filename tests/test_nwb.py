@@ -40,15 +40,15 @@ def responses_targets(name: str, shards: list[str]) -> list[str]:
     return [f"results/{name}/{kind}/{s}.h5" for kind in ("binned", "responses") for s in shards]
 
 
-def round_trip(work: Path, name: str, shards: list[str], processing: dict | None = None) -> tuple[Path, Path]:
-    """Export ``name`` to NWB, import it as ``<name>_nwb``; both result folders."""
-    smk(work, [f"results/{name}/nwb", *(f"results/{name}/{t}" for t in CHAIN), *responses_targets(name, shards)])
-    entry = dict(format="nwb", source="local", path=f"results/{name}/nwb")
-    if processing:
-        entry["processing"] = processing
+def round_trip(work: Path, name: str, shards: list[str], datasets: dict | None = None) -> tuple[Path, Path]:
+    """Export ``name`` to NWB, import it as ``<name>_nwb``; both result folders.
+    ``datasets``: extra config entries (e.g. the dataset ``name`` itself)."""
+    smk(work, [f"results/{name}/nwb", *(f"results/{name}/{t}" for t in CHAIN), *responses_targets(name, shards)],
+        config={"datasets": datasets} if datasets else None)
     back = f"{name}_nwb"
+    entry = dict(format="nwb", source="local", path=f"results/{name}/nwb")
     smk(work, [*(f"results/{back}/{t}" for t in CHAIN), *responses_targets(back, ["all"])],
-        config={"datasets": {back: entry}})
+        config={"datasets": {**(datasets or {}), back: entry}})
     return work / "results" / name, work / "results" / back
 
 

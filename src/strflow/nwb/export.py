@@ -65,7 +65,7 @@ import pyarrow.parquet as pq
 
 GAP_S = 1.0  # silence between presentations on the synthetic clock
 PRESENTATIONS = "stimulus_presentations"
-LATIN = {"zebra finch": "Taeniopygia guttata", "ferret": "Mustela putorius furo"}
+LATIN = {"zebra finch": "Taeniopygia guttata", "ferret": "Mustela furo"}
 # Not in the releases: a fixed, documented placeholder (the data's publication year).
 SESSION_START = {"aa4": "2019-01-01", "ns1": "2016-01-01", "aa1": "2008-01-01", "aa2": "2008-01-01"}
 # Nor are ages; the publications describe adults (zebra finches are adult from ~90 days,
