@@ -167,3 +167,40 @@ def test_demo_opens_with_pynapple(demo):
             assert n == count.get((cell, row["stim_id"], int(row["trial"])), 0), (cell, row["stim_id"], row["trial"])
             checked += n
     assert checked > 0
+
+
+def test_demo_export_options_responses_and_wav_references(demo, tmp_path):
+    """``responses: true`` stores each pair's smoothed block; ``waveforms: reference``
+    leaves the audio out, and the reader finds the wavs under ``audio_root``."""
+    from pynwb import NWBHDF5IO
+
+    from strflow.readers.nwb import NWBOptions, read_nwb
+    from strflow.steps import nwb_export
+
+    orig, _ = demo
+    raw = orig / "raw"
+    shards = ["GreBlu1234M", "YelRed5678F"]
+    out = tmp_path / "nwb"
+    nwb_export(orig, "aa4", shards, dict(waveforms="reference", responses=True), dict(dataset="demo"), out, raw_dir=raw)
+    assert inspector_problems(out) == []
+    ds = strflow.open_dataset(orig)
+    stim_index = {m["stim_id"]: s for s, m in enumerate(ds.stim_meta)}
+    cell_index = {m["cell_id"]: n for n, m in enumerate(ds.nrn_meta)}
+    checked = 0
+    for path in sorted(out.rglob("*.nwb")):
+        with NWBHDF5IO(str(path), "r") as io:
+            nwb = io.read()
+            assert len(nwb.stimulus_template) == 0
+            table = nwb.processing["responses"]["smoothed"]
+            for i in range(len(table)):
+                s, c = table["stim_id"][i], table["cell_id"][i]
+                r, t = int(table["n_trials"][i]), int(table["n_bins"][i])
+                block = np.asarray(table["response"][i]).reshape(r, t)
+                np.testing.assert_array_equal(block, ds.responses[stim_index[s]][cell_index[c]].numpy())
+                checked += 1
+    assert checked == ds.coverage.num_rows
+    shard = read_nwb(out, NWBOptions(audio_root=str(raw)))
+    original = {(r["stim_id"], r["animal_id"]): r for r in
+                pa.concat_tables([pq.read_table(orig / "interim" / s / "stims.parquet") for s in shards]).to_pylist()}
+    for row in shard.stims.to_pylist():
+        assert row["wav"] == str(raw / original[(row["stim_id"], row["animal_id"])]["wav"])
