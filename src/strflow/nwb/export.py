@@ -19,7 +19,8 @@ Each file holds
   ``trial``, and ``window_start_time`` / ``window_stop_time``, the spike window that
   belongs to the presentation.
 * ``stimulus/templates/<stim_id>``: the stimulus waveform as read from the release
-  (mono float32 at the wav's rate, NS1 at its true 48828.125 Hz), unless
+  (mono, float32 when that is exact, else float64, at the wav's rate; NS1 at its true
+  48828.125 Hz), unless
   ``nwb.waveforms: reference``, which leaves the audio out and keeps the wav path
   (relative to the release folder) in ``processing/strflow/stimuli``.
 * ``processing/spectrograms/<stim_id>``: the mel spectrogram (time x band) on the grid
@@ -193,12 +194,13 @@ def export_dataset(dataset_dir, fmt: str, shards: list, settings: dict, provenan
             ses = r.get(session_col) if session_col and session_col in r else None
             groups.setdefault((r["animal_id"], ses), []).append(i)
         trials = {shard: pq.read_table(folder / "interim" / shard / "trials.parquet") for shard in shards}
+        audio_cache: dict = {}
         for (animal, ses), idx in groups.items():
             name = f"sub-{label(animal)}" + (f"_ses-{label(ses)}" if ses is not None else "")
             path = tmp / f"sub-{label(animal)}" / f"{name}.nwb"
             path.parent.mkdir(parents=True, exist_ok=True)
             _write_session(path, folder, fmt, neurons, idx, stims, registry, trials, settings, provenance,
-                           animal, ses, raw_dir)
+                           animal, ses, raw_dir, audio_cache)
             written.append(path)
         if out.exists():
             shutil.rmtree(out)
@@ -220,10 +222,11 @@ def _session_trials(trials: dict, cells: set, shards: set):
 
 
 def _write_session(path, folder, fmt, neurons, idx, stims, registry, trials, settings, provenance, animal, ses,
-                   raw_dir) -> None:
+                   raw_dir, audio_cache: dict) -> None:
     from hdmf.backends.hdf5.h5_utils import H5DataIO
-    from hdmf.common import DynamicTable, VectorData
+    from hdmf.common import DynamicTable, VectorData, VectorIndex
     from pynwb import NWBHDF5IO, NWBFile, TimeSeries
+    from pynwb.misc import Units
     from pynwb.epoch import TimeIntervals
     from pynwb.file import Subject
 
@@ -263,11 +266,6 @@ def _write_session(path, folder, fmt, neurons, idx, stims, registry, trials, set
         age=settings.get("subject_age") or SUBJECT_AGE.get(fmt),
         age__reference="birth",
     )
-    from pynwb.misc import Units
-
-    resolution = settings.get("spike_resolution_s") or SPIKE_RESOLUTION.get(fmt)
-    nwb.units = Units(name="units", description="kept units of the session (strflow tables/neurons.parquet)",
-                      resolution=float(resolution) if resolution else -1.0)
 
     # -- presentations --------------------------------------------------------------
     p_type = [stim_by_id[s]["type"] or "" for s in pres["stim_id"]]
@@ -312,15 +310,38 @@ def _write_session(path, folder, fmt, neurons, idx, stims, registry, trials, set
         else:
             raise ValueError(f"{folder / 'tables' / 'neurons.parquet'}: column {field.name!r} has type {field.type}, "
                              "which the NWB export does not support")
-    for name in unit_cols:
-        nwb.add_unit_column(name=name, description=NEURON_DESCRIPTIONS.get(name, f"strflow neurons table column {name}"))
-    for k, cell in enumerate(cells):
+    # Built column by column from numpy arrays: row-by-row add_unit leaves Python lists
+    # that hdmf converts element by element at write time (minutes for NS1).
+    st_parts, st_ends, obs_parts, obs_ends = [], [], [], []
+    n_st = n_obs = 0
+    for cell in cells:
         rws = row_of_cell.get(cell, [])
         st = np.concatenate([abs_times[offsets[r] : offsets[r + 1]] for r in rws]) if rws else np.zeros(0)
         ps = p_of_row[rws] if rws else np.zeros(0, dtype=np.int64)
         obs = np.stack([pres["window_start"][ps], pres["window_stop"][ps]], axis=1) if rws else np.zeros((0, 2))
-        nwb.add_unit(spike_times=st, obs_intervals=obs, id=int(idx[k]),
-                     **{name: vals[k] for name, vals in unit_cols.items()})
+        st_parts.append(st)
+        obs_parts.append(obs)
+        n_st += st.size
+        n_obs += obs.shape[0]
+        st_ends.append(n_st)
+        obs_ends.append(n_obs)
+    spike_times = VectorData(name="spike_times", description="spike times (s, session clock), all spikes",
+                             data=np.concatenate(st_parts) if st_parts else np.zeros(0))
+    obs_intervals = VectorData(name="obs_intervals", description="spike windows of the presentations the unit "
+                               "was recorded in", data=np.concatenate(obs_parts) if obs_parts else np.zeros((0, 2)))
+    columns = [
+        spike_times, VectorIndex(name="spike_times_index", data=np.asarray(st_ends, dtype=np.int64), target=spike_times),
+        obs_intervals, VectorIndex(name="obs_intervals_index", data=np.asarray(obs_ends, dtype=np.int64),
+                                   target=obs_intervals),
+    ]
+    for name, vals in unit_cols.items():
+        data = np.asarray(vals, dtype=object) if isinstance(vals, list) else vals
+        columns.append(VectorData(name=name, data=list(data) if isinstance(vals, list) else data,
+                                  description=NEURON_DESCRIPTIONS.get(name, f"strflow neurons table column {name}")))
+    resolution = settings.get("spike_resolution_s") or SPIKE_RESOLUTION.get(fmt)
+    nwb.units = Units(name="units", description="kept units of the session (strflow tables/neurons.parquet)",
+                      resolution=float(resolution) if resolution else -1.0, columns=columns,
+                      id=np.asarray(idx, dtype=np.int64))
 
     # -- stimuli ----------------------------------------------------------------------
     heard = list(dict.fromkeys(pres["stim_id"]))
@@ -332,10 +353,14 @@ def _write_session(path, folder, fmt, neurons, idx, stims, registry, trials, set
             continue
         from strflow.waveforms import read_stimulus_audio
 
-        wave, _ = read_stimulus_audio(raw_dir, s["wav"])
+        if sid not in audio_cache:  # each sound read once for all the files that hold it
+            wave64 = read_stimulus_audio(raw_dir, s["wav"])[0]
+            wave32 = wave64.astype(np.float32)  # exact for 16/24-bit PCM and float wavs; else kept as float64
+            audio_cache[sid] = wave32 if np.array_equal(wave32, wave64) else wave64
+        wave = audio_cache[sid]
         name = label(sid) if "/" in sid else sid
         nwb.add_stimulus_template(TimeSeries(
-            name=name, data=H5DataIO(wave.astype(np.float32), compression="gzip", compression_opts=4),
+            name=name, data=H5DataIO(wave, compression="gzip", compression_opts=1),
             rate=float(s["wav_sample_rate"]), starting_time=0.0, unit="a.u.",
             description=f"stimulus {sid} waveform ({s['wav']}), mono, as stored in the release",
         ))
@@ -401,7 +426,7 @@ def _write_session(path, folder, fmt, neurons, idx, stims, registry, trials, set
             s = stim_by_id[sid]
             smod.add(TimeSeries(
                 name=label(sid) if "/" in sid else sid,
-                data=H5DataIO(f["spectrograms"][sid][()].T, compression="gzip", compression_opts=4),
+                data=H5DataIO(f["spectrograms"][sid][()].T, compression="gzip", compression_opts=1),
                 rate=1000.0 / dt_ms, starting_time=-s["n_pre_bins"] * dt_ms / 1000.0, unit="a.u.",
                 description=f"mel spectrogram of stimulus {sid}: frame k covers [k*dt, (k+1)*dt) ms after the start",
                 comments=info,
