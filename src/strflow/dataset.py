@@ -484,8 +484,10 @@ def neural_collate(batch):
     """Collate ``ds[i]`` items into padded tensors.
 
     Returns ``(stims, responses, valid_mask, stim_meta)``: stims (B, 1, F, T_max)
-    zero-padded on the right (waveforms: (B, 1, samples_max), zero-padded); responses (B, N_sel, R_max, T_max) NaN-padded along time
+    zero-padded on the right; responses (B, N_sel, R_max, T_max) NaN-padded along time
     and repeats (sentinels become all-NaN rows); ``valid_mask = ~isnan(responses)``.
+    Waveforms (``stimulus="waveform"``): stims (B, 1, samples_max) zero-padded, and
+    T_max is the longest stimulus' ``n_bins``.
     """
     stims, responses, _, metas = zip(*batch)
     t_max = max(s.shape[-1] for s in stims)

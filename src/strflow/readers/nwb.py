@@ -123,10 +123,10 @@ def read_nwb(path, opts: NWBOptions = NWBOptions()) -> Shard:
         rel = file.relative_to(root).as_posix()
         with NWBHDF5IO(str(file), "r", load_namespaces=True) as io:
             nwb = io.read()
-            prov = None
+            prov = None  # files written by strflow carry the neuron schema (strflow.nwb.export)
             if "strflow_provenance" in nwb.scratch:
-                prov = json.loads(nwb.scratch["strflow_provenance"].data[()] if not isinstance(
-                    nwb.scratch["strflow_provenance"].data, str) else nwb.scratch["strflow_provenance"].data)
+                data = nwb.scratch["strflow_provenance"].data
+                prov = json.loads(data if isinstance(data, str) else data[()])
             neurons, cells = _neurons(nwb, rel, opts, prov)
             neuron_tables.append((prov is not None, neurons))
             pres = _presentations(nwb, file, opts)
