@@ -71,20 +71,23 @@ def test_obs_intervals_select_the_presentations_a_unit_heard(tmp_path):
     assert heard == [("M1/0", "chirp", 2), ("M1/0", "tone", 1), ("M1/0", "tone", 2), ("M1/1", "chirp", 1)]
 
 
-def test_the_chain_reads_audio_inside_the_nwb_file(tmp_path):
-    """Spectrograms and waveforms come from the acquisition series, bin by bin."""
+@pytest.mark.parametrize("one_file", [False, True])
+def test_the_chain_reads_audio_inside_the_nwb_file(tmp_path, one_file):
+    """Spectrograms and waveforms come from the acquisition series, bin by bin (``path:``
+    a folder of NWB files or one file)."""
     import h5py
     import pyarrow.parquet as pq
 
     (tmp_path / "raw").mkdir()
     write_foreign(tmp_path / "raw" / "sub-M1.nwb")
+    raw = tmp_path / "raw" / "sub-M1.nwb" if one_file else tmp_path / "raw"
     out = tmp_path / "res"
-    steps.read_shard("nwb", tmp_path / "raw", "all", dict(nwb=OPTS), {k: out / f"{k}.parquet" for k in
-                                                                     ("trials", "neurons", "stims", "skipped")})
+    steps.read_shard("nwb", raw, "all", dict(nwb=OPTS), {k: out / f"{k}.parquet" for k in
+                                                        ("trials", "neurons", "stims", "skipped")})
     steps.stim_table([out / "stims.parquet"], 5.0, out / "table.parquet")
     spec = dict(n_mels=8, window_ms=10, fmin_hz=250, fmax_hz=8000, compression="cubic")
-    steps.spectrograms(out / "table.parquet", tmp_path / "raw", 5.0, spec, out / "spec.h5")
-    steps.waveforms(out / "table.parquet", tmp_path / "raw", 5.0, out / "wave.h5")
+    steps.spectrograms(out / "table.parquet", raw, 5.0, spec, out / "spec.h5")
+    steps.waveforms(out / "table.parquet", raw, 5.0, out / "wave.h5")
     table = pq.read_table(out / "table.parquet").to_pylist()
     assert [(s["stim_id"], s["n_bins"]) for s in table] == [("tone", 100), ("chirp", 50)]
     with h5py.File(out / "spec.h5", "r") as f, h5py.File(out / "wave.h5", "r") as w:

@@ -37,7 +37,9 @@ def read_stimulus_audio(raw_dir, wav: str) -> tuple[np.ndarray, float]:
         from strflow.readers.nwb import read_nwb_audio
 
         file, series = wav.split(NWB_SEPARATOR, 1)
-        return read_nwb_audio(Path(raw_dir) / file, series)
+        base = Path(raw_dir)
+        base = base.parent if base.is_file() else base  # a format: nwb path may be one file
+        return read_nwb_audio(base / file, series)
     from strflow.spectrogram import read_wav
 
     return read_wav(Path(raw_dir) / wav)
