@@ -125,6 +125,12 @@ def strf_demo(root, cmd):
     assert (root / "results/demo/strf/report.pdf").stat().st_size > 0
 
 
+def demo_output(root, cmd):
+    ok(sh(root, cmd))
+    target = shlex.split(cmd, comments=True)[-1]
+    assert (root / target).exists()
+
+
 def benchmark(root, cmd):
     argv = shlex.split(cmd, comments=True)
     assert Path(root / argv[1]).is_file()
@@ -141,6 +147,7 @@ HOW = [
     (r"\.venv/bin/snakemake --cores 8 results/mydata/qc\.pdf --configfile mine\.yaml", local_copy),
     (r"\.venv/bin/snakemake --cores 8 results/demo/strf/report\.pdf", strf_demo),
     (r"\.venv/bin/python tests/benchmarks/\S+\.py.*", benchmark),
+    (r"\.venv/bin/snakemake --cores 8 results/demo/(nwb|waveforms\.h5)\s*#.*", demo_output),
 ]
 
 

@@ -96,7 +96,7 @@ def dataset_settings(config: dict, name: str) -> DatasetSettings:
         shards=shards,
         processing=processing,
         synthetic=entry.get("synthetic"),
-        species=entry.get("species") or FORMAT_SPECIES[entry["format"]],
+        species=entry.get("species") or FORMAT_SPECIES.get(entry["format"], ""),  # nwb: from the files
     )
     # clear errors when the config is read, not mid-run
     settings.pre_stim_bins

@@ -110,9 +110,15 @@ class _Responses(Sequence):
 class NeuralDataset:
     """A processed dataset folder; see the module docstring."""
 
-    def __init__(self, path: str | Path, smoothed: bool = True, animals: Sequence[str] | None = None) -> None:
+    def __init__(self, path: str | Path, smoothed: bool = True, animals: Sequence[str] | None = None,
+                 stimulus: str = "spectrogram") -> None:
         """``animals`` restricts the dataset to those animals' neurons and the stimuli
-        they heard (as deepSTRF's ``animals=`` does); ``smoothed=False`` gives raw counts."""
+        they heard (as deepSTRF's ``animals=`` does); ``smoothed=False`` gives raw counts.
+        ``stimulus="waveform"`` makes ``stims[s]`` the (1, samples_per_bin * n_bins)
+        grid-rate audio of ``waveforms.h5`` instead of the spectrogram (bin k of the
+        responses covers samples [k * samples_per_bin, (k + 1) * samples_per_bin))."""
+        if stimulus not in ("spectrogram", "waveform"):
+            raise ValueError(f"stimulus must be 'spectrogram' or 'waveform', got {stimulus!r}")
         self.path = str(path)
         folder = Path(path)
         tables = folder / "tables"
@@ -149,6 +155,9 @@ class NeuralDataset:
         self.neuron_columns = {f.name: f.type for f in neurons.schema}  # column -> arrow type (filters)
         self.N_neurons = len(self.nrn_meta)
         self.F = int(self.stims[0].shape[1]) if self.stims else int(self.spectrogram_params.get("n_mels", self.spectrogram_params.get("n_bands", 0)))
+        self.stimulus = stimulus
+        if stimulus == "waveform":
+            self.stims, self.samples_per_bin, self.waveform_rate_hz = _read_waveforms(folder, stim_ids)
         stim_index = {s: i for i, s in enumerate(stim_ids)}
         cell_index = {m["cell_id"]: n for n, m in enumerate(self.nrn_meta)}
         cell_shard = [m["shard"] for m in self.nrn_meta]
@@ -431,6 +440,24 @@ class PooledDataset(NeuralDataset):
         return [] if local_s is None else self.responses._parts[d].spike_times(local_s, local_n)
 
 
+def _read_waveforms(folder: Path, stim_ids: list[str]) -> tuple[list[torch.Tensor], int, float]:
+    """(1, samples) tensors of ``waveforms.h5`` for ``stim_ids``, samples per bin, rate."""
+    path = folder / "waveforms.h5"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: not found; build it with `snakemake {path}`")
+    with h5py.File(path, "r") as f:
+        missing = [s for s in stim_ids if s not in f["waveforms"]]
+        if missing:
+            raise ValueError(f"{path}: no waveform for stimuli {missing[:5]}; rebuild it")
+        data = [f["waveforms"][s] for s in stim_ids]
+        rates = {float(d.attrs["sample_rate_hz"]) for d in data}
+        spb = {int(d.attrs["samples_per_bin"]) for d in data}
+        if len(spb) > 1 or len(rates) > 1:
+            raise ValueError(f"{path}: stimuli on different grid rates {sorted(rates)}; one rate is needed to batch them")
+        stims = [torch.from_numpy(d[()]).unsqueeze(0) for d in data]
+    return stims, (spb.pop() if spb else 0), (rates.pop() if rates else float("nan"))
+
+
 def _tagged_concat(tables: dict[str, pa.Table]) -> pa.Table:
     tagged = [t.append_column("dataset", pa.array([name] * t.num_rows, pa.string())) for name, t in tables.items()]
     return pa.concat_tables(tagged, promote_options="permissive")
@@ -498,12 +525,16 @@ def neural_collate(batch):
     Returns ``(stims, responses, valid_mask, stim_meta)``: stims (B, 1, F, T_max)
     zero-padded on the right; responses (B, N_sel, R_max, T_max) NaN-padded along time
     and repeats (sentinels become all-NaN rows); ``valid_mask = ~isnan(responses)``.
+    Waveforms (``stimulus="waveform"``): stims (B, 1, samples_max) zero-padded, and
+    T_max is the longest stimulus' ``n_bins``.
     """
     stims, responses, _, metas = zip(*batch)
     t_max = max(s.shape[-1] for s in stims)
     out_stims = torch.zeros((len(stims),) + tuple(stims[0].shape[:-1]) + (t_max,), dtype=stims[0].dtype)
     for b, s in enumerate(stims):
         out_stims[b, ..., : s.shape[-1]] = s
+    if stims[0].dim() == 2:  # waveforms (1, samples): responses have their own time axis (bins)
+        t_max = max(int(m["n_bins"]) for m in metas)
     n_sel = max((len(r) for r in responses), default=0)
     r_max = max((x.shape[0] for r in responses for x in r), default=1)
     out = torch.full((len(stims), n_sel, r_max, t_max), float("nan"))

@@ -50,6 +50,10 @@ def read_shard(fmt: str, raw_dir, shard: str, reading: dict, outputs: dict) -> N
         types = reading.get("stim_types")
         opts = TextOptions(stim_types=tuple(types) if types else None, on_missing_wav=reading.get("on_missing_wav", "skip"))
         data = (read_aa1 if fmt == "aa1" else read_aa2)(raw_dir, opts)
+    elif fmt == "nwb":
+        from strflow.readers.nwb import NWBOptions, read_nwb
+
+        data = read_nwb(raw_dir, NWBOptions.from_config(reading.get("nwb")))
     else:
         raise ValueError(f"unknown dataset format {fmt!r}")
     log.info(
@@ -71,8 +75,9 @@ def stim_table(shard_stims: list, dt_ms: float, out, pre_bins: int = 0) -> None:
 def spectrograms(stims_path, raw_dir, dt_ms: float, params: dict, out) -> None:
     import h5py
 
-    from strflow.spectrogram import compute_spectrogram, read_wav, spectrogram_settings
+    from strflow.spectrogram import compute_spectrogram, spectrogram_settings
     from strflow.store import FORMAT_VERSION
+    from strflow.waveforms import read_stimulus_audio
 
     sp = spectrogram_settings(params)  # mel (SpectrogramParams) or cochleagram (CochleagramParams)
     stims = pq.read_table(stims_path).to_pylist()
@@ -84,7 +89,7 @@ def spectrograms(stims_path, raw_dir, dt_ms: float, params: dict, out) -> None:
         for row in stims:
             if not row["wav"]:
                 continue
-            wave, _ = read_wav(Path(raw_dir) / row["wav"])
+            wave, _ = read_stimulus_audio(raw_dir, row["wav"])  # a wav, or audio inside an NWB file
             sr = row["wav_sample_rate"]  # the reader's rate: NS1 headers round 48828.125 Hz to 48828
             spec, freqs_s = compute_spectrogram(wave, sr, dt_ms, sp, pre_bins=row["n_pre_bins"])
             if spec.shape[1] != row["n_bins"]:
@@ -100,6 +105,22 @@ def spectrograms(stims_path, raw_dir, dt_ms: float, params: dict, out) -> None:
         f.attrs["format_version"] = FORMAT_VERSION
     tmp.replace(out)
     log.info("%d spectrograms written to %s", len(stims), out)
+
+
+def waveforms(stims_path, raw_dir, dt_ms: float, out) -> None:
+    """One grid-rate waveform per stimulus (``waveforms.h5``, see :mod:`strflow.waveforms`)."""
+    from strflow.waveforms import write_waveforms
+
+    n = write_waveforms(stims_path, raw_dir, dt_ms, out)
+    log.info("%d waveforms written to %s", n, out)
+
+
+def nwb_export(dataset_dir, fmt: str, shards: list, settings: dict, provenance: dict, out, raw_dir=None) -> None:
+    """The processed dataset as NWB files, one per subject/session (:mod:`strflow.nwb`)."""
+    from strflow.nwb import export_dataset
+
+    files = export_dataset(dataset_dir, fmt, list(shards), dict(settings), dict(provenance), out, raw_dir=raw_dir)
+    log.info("%d NWB files written to %s", len(files), out)
 
 
 # Bins processed at once by the streaming steps: 4 M bins keep the temporaries of one

@@ -101,7 +101,9 @@ def raw_shard_path(ds, shard):
             )
     elif s.name in FROM_OSF:
         pass  # produced by the OSF download rules (no account needed)
-    elif s.source != "synthetic" and not Path(path).is_dir():
+    elif s.source != "synthetic" and not (
+        Path(path).is_dir() or (s.format == "nwb" and Path(path).is_file())
+    ):
         raise WorkflowError(
             f"Dataset '{s.name}' ({s.format}, source: {s.source}): raw folder '{path}' not found. "
             f"Extract the release so that '{s.raw_dir}' holds it"
@@ -218,3 +220,31 @@ def crcns_release_archives(wildcards):
 
 def crcns_release_shas(wildcards):
     return [f"{p}.sha256" for p in crcns_release_archives(wildcards)]
+
+
+# NWB export (workflow/rules/nwb.smk)
+def nwb_settings(wildcards):
+    return SETTINGS[wildcards.ds].processing.get("nwb", {})
+
+
+def nwb_responses(wildcards):
+    """The smoothed responses, when processing.nwb.responses asks for them."""
+    if not nwb_settings(wildcards).get("responses"):
+        return []
+    return expand(
+        "results/{ds}/responses/{shard}.h5", ds=wildcards.ds, shard=shards(wildcards.ds)
+    )
+
+
+def nwb_provenance(wildcards):
+    """Recorded in every NWB file: the dataset's config entry and resolved settings."""
+    s = SETTINGS[wildcards.ds]
+    return dict(
+        dataset=s.name,
+        config_entry=config["datasets"][s.name],
+        processing=s.processing,
+    )
+
+
+def dataset_dir(wildcards):
+    return f"results/{wildcards.ds}"

@@ -20,9 +20,12 @@ _NEURONS_SCHEMA_OF = {
 }
 
 
-def neuron_columns(fmt: str) -> pa.Schema:
+def neuron_columns(fmt: str) -> pa.Schema | None:
     """The columns of ``tables/neurons.parquet`` for a format: the reader's own, plus
-    ``species`` (added for every dataset by the tables step)."""
+    ``species`` (added for every dataset by the tables step).  None for ``nwb``, whose
+    columns are whatever the file's units table holds (checked once it is read)."""
+    if fmt == "nwb":
+        return None
     if fmt not in _NEURONS_SCHEMA_OF:
         raise ValueError(f"unknown dataset format {fmt!r} (known: {', '.join(sorted(_NEURONS_SCHEMA_OF))})")
     schema = importlib.import_module(_NEURONS_SCHEMA_OF[fmt]).NEURONS_SCHEMA
