@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+import yaml
 
 from conftest import real_data_dir
-from strflow.selection import NS1_VALID73
 from test_nwb import assert_same_dataset, inspector_problems, round_trip
 
 pytestmark = [pytest.mark.realdata, pytest.mark.workflow]
@@ -23,7 +23,8 @@ def ns1(tmp_path_factory) -> tuple[Path, Path]:
         pytest.skip("STRFLOW_REAL_DATA not set")
     path = (root / "ns1_harper2016").resolve()
     assert (path / "MetadataSHEnCneurons.mat").is_file(), f"STRFLOW_REAL_DATA is set but {path} lacks the NS1 files"
-    entry = dict(format="ns1", source="local", path=str(path), neuron_filter=NS1_VALID73)
+    shipped = yaml.safe_load((Path(__file__).resolve().parents[1] / "config.yaml").read_text())["datasets"]["ns1"]
+    entry = dict(shipped, source="local", path=str(path))  # the shipped entry: 73 published units
     return round_trip(tmp_path_factory.mktemp("nwbns1"), "ns1n", ["all"], datasets={"ns1n": entry})
 
 
