@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from strflow.readers.shard import NEURON_KEY_FIELDS, STIMS_SCHEMA, Shard, SkipLog, TrialsBuilder, check_spike_times
+from strflow.readers.shard import NEURON_KEY_FIELDS, STIMS_SCHEMA, Shard, SkipLog, TrialsBuilder, check_trials
 from strflow.spectrogram import wav_info
 
 ANIMAL_IDS = ("BlaBro09xxF", "GreBlu9508M", "LblBlu2028M", "WhiBlu5396M", "WhiWhi4522M", "YelBlu6903F")
@@ -120,13 +120,16 @@ def read_spike_times_lowlevel(stim_id, trial_name: str, where: str) -> np.ndarra
     """``<trial>/spike_times`` of a stimulus group (low-level ids); ``None`` for -999."""
     import h5py
 
-    try:  # group then dataset: faster in HDF5 than resolving the two-link path
-        trial_id = h5py.h5g.open(stim_id, trial_name.encode())
-    except KeyError as exc:
-        raise ValueError(f"{where}/{trial_name}: cannot open the trial group ({exc})") from None
-    if not trial_id.links.exists(b"spike_times"):
-        raise ValueError(f"{where}/{trial_name}: trial group without a spike_times dataset")
-    dataset = h5py.h5d.open(trial_id, b"spike_times")
+    try:  # one open resolving both links: fewer Python-side objects than group then dataset
+        dataset = h5py.h5d.open(stim_id, trial_name.encode() + b"/spike_times")
+    except (KeyError, ValueError) as exc:  # say what is wrong with the trial
+        try:
+            trial_id = h5py.h5g.open(stim_id, trial_name.encode())
+        except (KeyError, ValueError) as why:
+            raise ValueError(f"{where}/{trial_name}: cannot open the trial group ({why})") from None
+        if not trial_id.links.exists(b"spike_times"):
+            raise ValueError(f"{where}/{trial_name}: trial group without a spike_times dataset") from None
+        raise ValueError(f"{where}/{trial_name}/spike_times: cannot open as a dataset ({exc})") from None
     out = np.empty(dataset.shape, dtype=np.float64)
     dataset.read(h5py.h5s.ALL, h5py.h5s.ALL, out, mtype=h5py.h5t.NATIVE_DOUBLE)
     values = out.ravel()
@@ -263,11 +266,11 @@ def _read_unit(path: Path, rel: str, raw_root: Path, animal: str, options: AA4Op
                         continue
                     unit.new_stims[number] = known
                 _check_duration(stim_group, known, where)
-                for trial_name in sorted(_children(stim_id), key=_numeric_key):
-                    times = read_spike_times_lowlevel(stim_id, trial_name, where)
+                names = sorted(_children(stim_id), key=_numeric_key)
+                read = [read_spike_times_lowlevel(stim_id, name, where) for name in names]
+                check_trials(read, known["wav_n_samples"] / known["wav_sample_rate"], lambda i: f"{where}/{names[i]}")
+                for trial_name, times in zip(names, read):
                     trial_no = _numeric_key(trial_name)[1]
-                    if times is not None:
-                        check_spike_times(times, known["wav_n_samples"] / known["wav_sample_rate"], f"{where}/{trial_name}")
                     if times is None or (options.empty_trials == "skip" and not np.any(times >= 0)):
                         if options.empty_trials == "skip":
                             reason = "empty trial (-999)" if times is None else "no post-onset spike"

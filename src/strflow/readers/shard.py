@@ -79,6 +79,22 @@ SHARD_FILES = ("trials", "neurons", "stims", "skipped")
 SPIKE_MARGIN_S = 30.0
 
 
+def check_trials(trials: list, duration_s: float, where_of) -> None:
+    """:func:`check_spike_times` for every trial of one stimulus at once (one vectorised
+    pass; ``None`` entries are empty trials); on a failure, the first bad trial is named
+    (``where_of(i)``)."""
+    present = [t for t in trials if t is not None and t.size]
+    if not present:
+        return
+    try:
+        check_spike_times(np.concatenate(present), duration_s, "")
+    except ValueError:
+        for i, t in enumerate(trials):
+            if t is not None:
+                check_spike_times(t, duration_s, where_of(i))
+        raise
+
+
 def check_spike_times(times_s: np.ndarray, duration_s: float, where: str) -> None:
     """Raise ``ValueError`` naming ``where`` unless every spike time is finite and within
     ``SPIKE_MARGIN_S`` of the stimulus (seconds after onset)."""
