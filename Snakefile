@@ -33,4 +33,5 @@ rule all:
     default_target: True
     input:
         expand("results/{ds}/qc.pdf", ds=config.get("targets", [])),
+        strf_reports_present,
     localrule: True
