@@ -36,22 +36,22 @@ def _by_model(rows: list[dict], key: str) -> dict[str, np.ndarray]:
     return {m: np.array([r[key] for r in rows if r["model"] == m], dtype=float) for m in ("linear", "ln")}
 
 
-def _reliable(row: dict) -> bool:
-    return bool(row.get("ceiling_reliable", False)) and "ccnorm_above_1" not in (row.get("flags") or "")
+def _above_1(row: dict) -> bool:
+    return "ccnorm_above_1" in (row.get("flags") or "") or row["ccnorm"] > 1
 
 
 def pick_examples(rows: list[dict]) -> tuple[list[tuple[str, str]], bool]:
     """``([(role, cell_id), ...], from_reliable)``: the best and the median neuron by
     linear CCnorm among neurons with a reliable noise ceiling and CCnorm <= 1 (ties
-    by cell_id); among every neuron with a finite CCnorm only when none is reliable."""
+    by cell_id).  When none is reliable: among every neuron with a CCnorm <= 1 (or,
+    failing that, with any finite CCnorm), and ``from_reliable`` is False."""
     lin = [r for r in rows if r["model"] == "linear" and np.isfinite(r["ccnorm"])]
-    pool = [r for r in lin if _reliable(r)]
-    reliable = bool(pool)
-    pool = sorted(pool or lin, key=lambda r: (-r["ccnorm"], r["cell_id"]))
+    reliable = [r for r in lin if bool(r.get("ceiling_reliable", False)) and not _above_1(r)]
+    pool = sorted(reliable or [r for r in lin if not _above_1(r)] or lin, key=lambda r: (-r["ccnorm"], r["cell_id"]))
     if not pool:
-        return [], reliable
+        return [], bool(reliable)
     picks = [("best", pool[0]["cell_id"]), ("median", pool[len(pool) // 2]["cell_id"])]
-    return (picks[:1] if picks[0][1] == picks[1][1] else picks), reliable
+    return (picks[:1] if picks[0][1] == picks[1][1] else picks), bool(reliable)
 
 
 def _pick(rows: list[dict]) -> list[str]:
