@@ -120,7 +120,7 @@ def test_strf_pages_label_examples_with_colour_bars_and_rate_units(tmp_path):
         fig = strf_report.page_strfs(f, picks, cells, rows)
         panels = [ax for ax in fig.axes if ax.get_xlabel() == "lag (ms)"]
         assert [ax.get_title().split("\n")[0] for ax in panels] == ["best neuron: bird/x", "median neuron: bird/y"]
-        assert all("CCnorm 0.90" in panels[0].get_title() for _ in [0])
+        assert "CCnorm 0.90" in panels[0].get_title() and "CCnorm 0.60" in panels[1].get_title()
         bars = [ax for ax in fig.axes if ax not in panels]
         assert len(bars) == 2 and all("spikes/s" in ax.get_ylabel() for ax in bars)
         assert [t.get_text() for t in panels[0].get_yticklabels()] == ["300", "520", "900", "1500", "2600", "4400"]
@@ -135,7 +135,9 @@ def test_strf_pages_label_examples_with_colour_bars_and_rate_units(tmp_path):
             measured = ax.lines[0].get_ydata()
             np.testing.assert_allclose(measured, ds.responses[1][cells.index(cell)].numpy().mean(axis=0) * 200.0, rtol=1e-6)
             assert "stim7 (song)" in ax.get_title() and "md5b" not in ax.get_title()
-        assert used[0].get_title().startswith("best:") and used[1].get_title().startswith("median:")
+        titles = [sub._suptitle.get_text().split("  |  ")[0] for sub in fig.subfigs]
+        assert titles == ["best neuron: bird/x", "median neuron: bird/y"]
+        assert used[0].get_title().startswith("best neuron on") and used[1].get_title().startswith("median neuron on")
         plt.close(fig)
 
 

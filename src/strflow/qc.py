@@ -197,9 +197,9 @@ def page_summary(ds: NeuralDataset):
     left, right = summary_text(ds)
     fig.text(0.02, 0.98, "\n".join(left), va="top", ha="left", family="monospace", fontsize=8)
     fig.text(0.51, 0.98, "\n".join(right), va="top", ha="left", family="monospace", fontsize=8)
-    ax_cov = fig.add_axes([0.07, 0.13, 0.24, 0.45])
-    ax_units = fig.add_axes([0.39, 0.13, 0.24, 0.45])
-    ax_rate = fig.add_axes([0.72, 0.13, 0.25, 0.45])
+    ax_cov = fig.add_axes([0.07, 0.12, 0.24, 0.50])
+    ax_units = fig.add_axes([0.39, 0.12, 0.24, 0.50])
+    ax_rate = fig.add_axes([0.72, 0.12, 0.25, 0.50])
     sort = sort_column(ds)
     values = sorted({str(m.get(sort[0])) for m in ds.nrn_meta}) if sort else ["all"]
     cov, units = [], {k: [] for k in values}
@@ -296,9 +296,7 @@ def _population_axes(ds: NeuralDataset, s: int, rows: np.ndarray, title: str):
     axes[1].set_xlabel("time (s)")
     integer_axis(axes[1].yaxis)
     n_grey = int(np.isnan(rows).all(axis=1).sum())
-    axes[1].text(0.01, 0.99, f"grey rows: {n_grey} cell(s) that did not hear this stimulus",
-                 transform=axes[1].transAxes, va="top", fontsize=8,
-                 bbox=dict(facecolor="white", alpha=0.85, edgecolor=GREY))
+    axes[1].set_title(f"grey rows: {n_grey} cell(s) that did not hear this stimulus", fontsize=8, loc="left")
     return fig, axes, (spec_im, im)
 
 

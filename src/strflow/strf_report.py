@@ -95,6 +95,7 @@ def page_summary(rows, ds_name):
     for m, v in cc.items():
         ax.hist(v[np.isfinite(v)], bins=bins, alpha=0.6, color=COLORS[m], label=m)
     ax.set_xlabel("CCnorm (test stimuli)")
+    ax.set_title("CCnorm per model (dotted: 1)", fontsize=9)
     ax.set_ylabel("neurons")
     integer_axis(ax.yaxis)
     ax.legend()
@@ -102,10 +103,12 @@ def page_summary(rows, ds_name):
     if np.isfinite(gt).any():
         ax2.hist(gt[np.isfinite(gt)], bins=np.linspace(-1, 1, 41), color="tab:green")
         ax2.set_xlabel("corr(fitted STRF, ground truth)")
+        ax2.set_title("linear STRF vs the generator's ground truth", fontsize=9)
     else:
         cv = _by_model(rows, "cv_r")["linear"]
         ax2.hist(cv[np.isfinite(cv)], bins=30, color="tab:gray")
         ax2.set_xlabel("cross-validated r (training stimuli)")
+        ax2.set_title("linear model: cross-validated r at the chosen penalty", fontsize=9)
     ax2.set_ylabel("neurons")
     integer_axis(ax2.yaxis)
     return fig
@@ -161,15 +164,20 @@ def page_strfs(f, picks, ids, rows, reliable: bool = True):
 
 
 def page_predictions(f, ds, picks, ids, rows):
+    """One row per example neuron (a sub-figure titled with its role, cell id and
+    metrics), one panel per test stimulus it heard (up to three)."""
     split = dict(zip(f["split/stim_id"].asstr()[()], f["split/role"].asstr()[()]))
     test = [s for s, m in enumerate(ds.stim_meta) if split.get(m["stim_id"]) == "test"]
-    fig, axes = plt.subplots(max(len(picks), 1), 3, figsize=PAGE, squeeze=False)
+    fig = plt.figure(figsize=PAGE, layout="constrained")
+    subs = fig.subfigures(max(len(picks), 1), 1, squeeze=False)[:, 0]
     st = Standardisation(f["standardisation/mean"][()], f["standardisation/std"][()])
     n_lags = int(f.attrs["n_lags"])
     rate = _rate(ds.dt)
-    for row, (role, cell) in zip(axes, picks):
+    for sub, (role, cell) in zip(subs, picks):
         k, n = ids.index(cell), [m["cell_id"] for m in ds.nrn_meta].index(cell)
         heard = [s for s in test if ds.nrn_masks[s, n]][:3]
+        row = sub.subplots(1, 3, squeeze=False)[0]
+        sub.suptitle(_example_title(role, cell, rows).replace("\n", "  |  "), fontsize=9)
         flat = strf_to_weights(f["linear/weights"][k : k + 1].astype(np.float64))  # (D, 1)
         for ax, s in zip(row, heard):
             pred = predict_segments([ds.stims[s][0].numpy()], flat, f["linear/intercepts"][k : k + 1], n_lags, st)[0][:, 0]
@@ -177,7 +185,7 @@ def page_predictions(f, ds, picks, ids, rows):
             t = ds.bin_centres_s(psth.size)
             ax.plot(t, psth * rate, color="k", lw=0.8, label="measured PSTH")
             ax.plot(t, pred * rate, color=COLORS["linear"], lw=0.8, label="linear prediction")
-            ax.set_title(f"{role}: {cell.split('/')[-1]} on {stim_label(ds.stim_meta[s])}", fontsize=8)
+            ax.set_title(f"{role} neuron on {stim_label(ds.stim_meta[s])}", fontsize=8)
             ax.set_xlabel("time (s)")
             ax.set_ylabel("rate (spikes/s)")
         for ax in row[len(heard):]:
@@ -185,7 +193,6 @@ def page_predictions(f, ds, picks, ids, rows):
         if heard:
             row[0].legend(fontsize=7)
     fig.suptitle("Predicted vs measured responses (smoothed, trial mean) on test stimuli")
-    fig.tight_layout()
     return fig
 
 
