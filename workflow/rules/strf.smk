@@ -1,18 +1,6 @@
 # Baseline STRF models (linear and LN) with noise-corrected metrics.
 
 
-def strf_reports_present(wildcards):
-    """STRF reports of the `targets` datasets whose STRF outputs exist: `rule all`
-    asks for them, so `snakemake --report` shows the STRF pages whenever they exist
-    (and a default run keeps them up to date), without fitting anything new."""
-    return [
-        f"results/{ds}/strf/report.pdf"
-        for ds in config.get("targets", [])
-        if Path(f"results/{ds}/strf/metrics.parquet").is_file()
-        and Path(f"results/{ds}/strf/fits.h5").is_file()
-    ]
-
-
 rule strf_fit_chunk:
     input:
         tables=multiext(
