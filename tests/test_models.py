@@ -47,9 +47,9 @@ def test_gt_corr_pads_lags_and_handles_missing_truth():
 def test_strf_chain_on_demo(tmp_path):
     cfg = tmp_path / "c.yaml"
     cfg.write_text("processing:\n  strf:\n    n_chunks: 2\n")
-    out = subprocess.run([str(Path(sys.executable).parent / "snakemake"), "results/demo/strf/report.pdf", "-s",
-                          str(REPO / "Snakefile"), "-d", str(tmp_path), "--cores", "2", "--configfile", str(cfg)],
-                         capture_output=True, text=True, timeout=1200)
+    out = subprocess.run([str(Path(sys.executable).parent / "snakemake"), "results/demo/strf/report.pdf",
+                          "results/demo/qc.pdf", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--cores", "2",
+                          "--configfile", str(cfg)], capture_output=True, text=True, timeout=1200)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-5000:]
     res = tmp_path / "results" / "demo" / "strf"
     rows = pq.read_table(res / "metrics.parquet").to_pylist()
