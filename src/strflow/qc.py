@@ -181,11 +181,11 @@ def summary_text(ds: NeuralDataset) -> tuple[list[str], list[str]]:
     for (what, reason), n in sorted(reasons.items()):
         right += _wrap([f"{n:5d} x {what}: {reason}"])
     left = _wrap(left)
-    for col in (left, right):
+    for col, where in ((left, ""), (right, " (see tables/skipped.parquet)")):
         if len(col) > MAX_TEXT_LINES:
             extra = len(col) - MAX_TEXT_LINES + 1
             del col[MAX_TEXT_LINES - 1 :]
-            col.append(f"    ... {extra} more line(s) (see tables/skipped.parquet)")
+            col.append(f"    ... {extra} more line(s){where}")
     return left, right
 
 
@@ -214,7 +214,7 @@ def page_summary(ds: NeuralDataset):
     ax_cov.bar(x, cov, color="tab:blue")
     ax_cov.set_ylim(0, 1)
     ax_cov.set_title(f"coverage per {noun}", fontsize=9)
-    ax_cov.set_ylabel(f"heard pairs / (its stimuli x its neurons)", fontsize=8)
+    ax_cov.set_ylabel("heard pairs / (its stimuli x its neurons)", fontsize=8)
     bottom = np.zeros(len(groups))
     for k, counts in units.items():
         ax_units.bar(x, counts, bottom=bottom, label=str(k))

@@ -54,11 +54,6 @@ def pick_examples(rows: list[dict]) -> tuple[list[tuple[str, str]], bool]:
     return (picks[:1] if picks[0][1] == picks[1][1] else picks), bool(reliable)
 
 
-def _pick(rows: list[dict]) -> list[str]:
-    """Cell ids of :func:`pick_examples` (kept for callers of the old helper)."""
-    return [c for _, c in pick_examples(rows)[0]]
-
-
 def _rate(dt_ms: float) -> float:
     """spikes/bin -> spikes/s."""
     return 1000.0 / dt_ms
