@@ -34,6 +34,7 @@ rule all:
     default_target: True
     input:
         expand("results/{ds}/qc.pdf", ds=config.get("targets", [])),
+        strf_reports_present,
     localrule: True
 
 

@@ -47,9 +47,9 @@ def test_gt_corr_pads_lags_and_handles_missing_truth():
 def test_strf_chain_on_demo(tmp_path):
     cfg = tmp_path / "c.yaml"
     cfg.write_text("processing:\n  strf:\n    n_chunks: 2\n")
-    out = subprocess.run([str(Path(sys.executable).parent / "snakemake"), "results/demo/strf/report.pdf", "-s",
-                          str(REPO / "Snakefile"), "-d", str(tmp_path), "--cores", "2", "--configfile", str(cfg)],
-                         capture_output=True, text=True, timeout=1200)
+    out = subprocess.run([str(Path(sys.executable).parent / "snakemake"), "results/demo/strf/report.pdf",
+                          "results/demo/qc.pdf", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--cores", "2",
+                          "--configfile", str(cfg)], capture_output=True, text=True, timeout=1200)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-5000:]
     res = tmp_path / "results" / "demo" / "strf"
     rows = pq.read_table(res / "metrics.parquet").to_pylist()
@@ -57,6 +57,12 @@ def test_strf_chain_on_demo(tmp_path):
     assert sorted((r["cell_id"], r["model"]) for r in rows) == sorted((c, m) for c in neurons for m in ("linear", "ln"))
     for r in rows:
         assert np.isfinite(r["ccnorm"]) or r["reason"], r
+        # reliable noise ceiling: >= 4 test stimuli and SP z >= 5; flagged values keep their number
+        assert r["ceiling_reliable"] == (r["n_test_stims"] >= 4 and r["sp_zscore"] >= 5), r
+        flags = set(filter(None, r["flags"].split(";")))
+        assert ("ccnorm_above_1" in flags) == (r["ccnorm"] > 1), r
+        assert ("ceiling_few_test_stims" in flags) == (r["n_test_stims"] < 4), r
+        assert ("ceiling_sp_not_significant" in flags) == (not r["sp_zscore"] >= 5), r
     with h5py.File(res / "fits.h5", "r") as f:
         assert list(f["cell_id"].asstr()[()]) == neurons  # chunks gathered in order
         assert f["linear/weights"].shape[0] == len(neurons) and f["ln/sigmoid_params"].shape == (len(neurons), 4)
@@ -68,14 +74,15 @@ def test_strf_chain_on_demo(tmp_path):
           f"CCnorm linear median {np.nanmedian([r['ccnorm'] for r in lin]):.3f}")
     assert np.nanmedian(gt) > 0.5
     assert len(list(res.glob("*.png"))) == 4
-    # snakemake --report: the STRF pages with their caption, and the configuration
-    out = subprocess.run([str(Path(sys.executable).parent / "snakemake"), "results/demo/strf/report.pdf", "-s",
+    # snakemake --report with no target (rule all): the STRF pages are there because the STRF
+    # outputs exist, with their caption, and the configuration as YAML
+    out = subprocess.run([str(Path(sys.executable).parent / "snakemake"), "-s",
                           str(REPO / "Snakefile"), "-d", str(tmp_path), "--configfile", str(cfg),
                           "--report", "report.html"], capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     html = (tmp_path / "report.html").read_text(errors="replace")
     assert all(f"{page}.png" in html for page in ("1_summary", "2_ccnorm_vs_ccabs", "3_strfs", "4_predictions"))
-    assert "max_lag_ms" in html and "n_chunks" in html
+    assert "max_lag_ms: 200" in html and "n_chunks: 2" in html
 
 
 def test_gt_corr_compares_in_raw_spectrogram_units():

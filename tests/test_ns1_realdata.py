@@ -139,3 +139,30 @@ def test_strf_baselines_on_ns1(ns1, ns1_dir):
     with h5py.File(ns1 / "strf" / "fits.h5", "r") as f:
         split = dict(zip(f["split/stim_id"].asstr()[()], f["split/role"].asstr()[()]))
     assert sorted(s for s, r in split.items() if r == "test") == ["nat04", "nat07", "nat10", "nat20"]
+
+
+def test_readable_outputs_on_real_ns1(ns1):
+    """Issue 11 on the real release: readable stimulus names, an integer sample count in
+    pandas, NS1's own sort type and grouping on the QC, the electrode page within probes."""
+    import pandas as pd
+
+    from strflow import qc
+
+    ds = strflow.open_dataset(ns1)
+    assert [m["name"] for m in ds.stim_meta] == [f"nat{k:02d}" for k in range(1, 21)]
+    assert [m["stim_id"] for m in ds.stim_meta] == [f"nat{k:02d}" for k in range(1, 21)]
+    stims = pd.read_parquet(ns1 / "tables" / "stims.parquet")
+    assert str(stims["wav_n_samples"].dtype) == "Int64" and int(stims["wav_n_samples"].isna().sum()) == 12  # the DRCs
+    neurons = pq.read_table(ns1 / "tables" / "neurons.parquet").to_pylist()
+    counts = {v: sum(n["single_t"] == v for n in neurons) for v in ("Maybe", "Yes")}
+    left, _ = qc.summary_text(ds)
+    text = " ".join(" ".join(left).split())
+    assert f"recordings: {len({n['animal_id'] for n in neurons})}" in text
+    assert f"(by single unit (single_t): Maybe: {counts['Maybe']}, Yes: {counts['Yes']})" in text and "None" not in text
+    order = qc.electrode_order(ds)
+    runs = [ds.nrn_meta[n]["animal_id"] for n in order]
+    assert len([i for i in range(len(runs)) if i == 0 or runs[i] != runs[i - 1]]) == len(set(runs))  # one block per probe
+    for i in range(1, len(order)):
+        a, b = ds.nrn_meta[order[i - 1]], ds.nrn_meta[order[i]]
+        if a["animal_id"] == b["animal_id"]:
+            assert (a["depth_um"], a["electrode_number"]) <= (b["depth_um"], b["electrode_number"])

@@ -86,7 +86,8 @@ def test_dataset_api_shapes_and_sentinels(built):
     assert e3[9, 20] == 1 and e3[9, 40] == 1  # trial 10: 101 ms -> bin 20, 200 ms -> bin 40
     trains = ds.spike_times(0, 1)
     assert len(trains) == 11 and trains[9].tolist() == pytest.approx([-0.05, 0.101, 0.2])
-    assert ds.stim_meta[0]["name"] == A and ds.stim_meta[1]["class"] == "Te"
+    # readable name (the wav stem in the first animal: A is stim3 there); the identity stays stim_id
+    assert ds.stim_meta[0]["name"] == "stim3" and ds.stim_meta[0]["stim_id"] == A and ds.stim_meta[1]["class"] == "Te"
     assert "stimuli=3, neurons=4" in repr(ds)
 
 

@@ -181,7 +181,7 @@ class NeuralDataset:
     @staticmethod
     def _stim_meta(row: dict) -> dict:
         meta = dict(row)
-        meta["name"] = row["stim_id"]
+        meta["name"] = row.get("name") or row["stim_id"]  # readable name (AA4: stim85); the id stays stim_id
         return meta
 
     # -- availability -----------------------------------------------------------------

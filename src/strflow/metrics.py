@@ -98,6 +98,7 @@ __all__ = [
     "ccnorm",
     "ccnorm_across_stimuli",
     "response_quality",
+    "signal_power_significance",
 ]
 
 REASON_OK = ""
@@ -639,3 +640,66 @@ def response_quality(
             "ccmax_split": split_reasons,
         },
     )
+
+
+# --------------------------------------------------------------------------- significance
+
+#: Circular-shift shuffles behind :func:`signal_power_significance`.
+SP_SHUFFLES = 199
+
+
+def signal_power_significance(blocks: Sequence[ArrayLike], n_shuffles: int = SP_SHUFFLES,
+                              seed: int = 0) -> tuple[float, float]:
+    """``(z, p)``: how far a neuron's signal power stands above chance.
+
+    The blocks are cleaned and truncated to a common number of repeats exactly as in
+    :func:`ccnorm_across_stimuli`, so the SP tested is the one behind that CCmax and
+    CCnorm.  Null: no stimulus locking.  Every repeat of every block is circularly
+    shifted in time by its own random offset (within its block; the offsets of block
+    ``b`` are ``rng.integers(0, T_b, (n_shuffles, R))``, blocks in order, ``rng =
+    default_rng(seed)``), which keeps each trial's spike count and autocorrelation
+    (smoothing included) but destroys the alignment across repeats.  TP and the mean
+    do not change under the shifts, so only Var(PSTH) does; its sum of squares for a
+    set of offsets is ``sum_{r,r'} C_rr'(s_r' - s_r) / R^2`` with ``C`` the circular
+    cross-correlations of the repeats (one FFT per block, no shifted copies).
+    ``z = (SP - mean(SP_null)) / std(SP_null)`` (the null spread is the estimation
+    noise of SP without signal, so z also says how precisely SP, and so CCmax, is
+    known) and the one-sided permutation p-value ``p = (1 + #{SP_null >= SP}) /
+    (n_shuffles + 1)``.  Both NaN when SP is undefined (fewer than 2 repeats or 2
+    bins, leftover NaN, no block).
+    """
+    cleaned = []
+    for b in blocks:
+        r, _, reason = clean_response(b)
+        if r.shape[0] == 0 or r.shape[1] == 0:
+            continue
+        if reason:
+            return math.nan, math.nan
+        cleaned.append(r)
+    if not cleaned:
+        return math.nan, math.nan
+    n_rep = min(r.shape[0] for r in cleaned)
+    cleaned = [r[:n_rep] for r in cleaned]
+    n_bins = sum(r.shape[1] for r in cleaned)
+    if n_rep < 2 or n_bins < 2:
+        return math.nan, math.nan
+    resp = np.concatenate(cleaned, axis=1)
+    sp, tp, _ = _powers(resp)
+    mean = float(resp.mean())
+    rng = np.random.default_rng(seed)
+    sum_sq = np.zeros(n_shuffles)
+    a, b = np.triu_indices(n_rep, k=1)
+    for r in cleaned:
+        t = r.shape[1]
+        spec = np.fft.rfft(r, axis=1)
+        # pairs a < b of repeats: C_ab(d) = sum_u r_a(u) r_b(u + d) (circular)
+        cc = np.fft.irfft(np.conj(spec[a]) * spec[b], n=t, axis=1)
+        shifts = rng.integers(0, t, size=(n_shuffles, n_rep))
+        lags = (shifts[:, b] - shifts[:, a]) % t  # (n_shuffles, pairs)
+        cross = cc[np.arange(a.size)[None, :], lags].sum(axis=1)
+        sum_sq += (float((r * r).sum()) + 2.0 * cross) / n_rep**2
+    var_psth = sum_sq / n_bins - mean**2
+    null = (n_rep * var_psth - tp) / (n_rep - 1)
+    spread = float(null.std())
+    z = (sp - float(null.mean())) / spread if spread > 0 else math.nan
+    return z, float((1 + np.count_nonzero(null >= sp)) / (n_shuffles + 1))

@@ -22,7 +22,9 @@ Gram, one eigendecomposition per fold for every neuron and penalty) and the metr
   the *training* predictions only.
 * **Metrics** on the concatenated test stimuli each neuron heard:
   CCnorm (Schoppe et al. 2016, Sahani–Linden SP), CCabs, CCmax, MSE of the PSTH;
-  NaN with a recorded reason where undefined.  ``gt_corr`` (synthetic data): the
+  NaN with a recorded reason where undefined.  Whether the noise ceiling is reliable
+  (``ceiling_reliable``, ``sp_zscore``, ``sp_pvalue``, ``flags``): see
+  :data:`MIN_CEILING_STIMS`.  ``gt_corr`` (synthetic data): the
   correlation of the fitted STRF with the generator's ground truth (zero-padded to
   the fitted lags), compared in raw-spectrogram units (see :func:`_gt_corr`).
 
@@ -44,10 +46,35 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from strflow.metrics import ccnorm_across_stimuli
+from strflow.metrics import ccnorm_across_stimuli, signal_power_significance
 from strflow.strf import RidgeSTRF, fit_ln_strf, fit_ridge_strf
 
 NS1_TEST_STIMS = ("nat04", "nat07", "nat10", "nat20")
+
+# A *reliable noise ceiling* (issue 11): CCmax (and so CCnorm) of a neuron is trusted only
+# when it comes from at least MIN_CEILING_STIMS test stimuli and the signal power of the
+# concatenated test responses stands at least MIN_SP_ZSCORE null standard deviations
+# above chance (circular-shift shuffles, :func:`strflow.metrics.signal_power_significance`;
+# z >= 5 is also p < 0.005, and keeps the relative noise of SP, hence of CCnorm's
+# denominator, near or below 20%).  The values of an unreliable neuron are kept; its rows
+# get flags in ``metrics.parquet`` (column ``flags``), as does a CCnorm above 1.
+MIN_CEILING_STIMS = 4
+MIN_SP_ZSCORE = 5.0
+FLAG_FEW_TEST_STIMS = "ceiling_few_test_stims"
+FLAG_SP_NOT_SIGNIFICANT = "ceiling_sp_not_significant"
+FLAG_CCNORM_ABOVE_1 = "ccnorm_above_1"
+
+
+def ceiling_flags(n_test_stims: int, sp_zscore: float, ccnorm: float) -> list[str]:
+    """Flags of one metrics row (empty: nothing to warn about); see :data:`MIN_CEILING_STIMS`."""
+    flags = []
+    if n_test_stims < MIN_CEILING_STIMS:
+        flags.append(FLAG_FEW_TEST_STIMS)
+    if not sp_zscore >= MIN_SP_ZSCORE:  # NaN (SP undefined) is not significant either
+        flags.append(FLAG_SP_NOT_SIGNIFICANT)
+    if ccnorm > 1:
+        flags.append(FLAG_CCNORM_ABOVE_1)
+    return flags
 
 
 @dataclass(frozen=True)
@@ -142,18 +169,21 @@ def fit_cells(ds, cells: list[int], split: dict[str, str], settings: STRFSetting
         cell = ds.nrn_meta[n]["cell_id"]
         heard = [i for i in range(len(test)) if test_blocks[i][k] is not None]
         gt = _gt_corr(linear.weights[k], (ground_truth or {}).get(cell), fit_std=linear.standardisation.std)
+        sp_z, sp_p = signal_power_significance([test_blocks[i][k] for i in heard]) if heard else (np.nan, np.nan)
         for name, model in (("linear", linear), ("ln", ln)):
             p = [preds[name][i][:, k] for i in heard]
             b = [test_blocks[i][k] for i in heard]
             cc = ccnorm_across_stimuli(p, b) if heard else None
             mse = float(np.mean(np.concatenate([(blk.mean(axis=0) - q) ** 2 for q, blk in zip(p, b)]))) if heard else np.nan
             reason = "no test stimulus heard" if cc is None else (cc.ccnorm.reason or model.reasons[k])
+            ccn = cc.ccnorm.value if cc else np.nan
+            flags = ceiling_flags(len(heard), sp_z, ccn)
             rows.append(
                 dict(
                     cell_id=cell,
                     model=name,
                     ccabs=cc.ccabs.value if cc else np.nan,
-                    ccnorm=cc.ccnorm.value if cc else np.nan,
+                    ccnorm=ccn,
                     ccmax=cc.ccmax.value if cc else np.nan,
                     test_mse=mse,
                     penalty=float(model.penalties[k]),
@@ -163,6 +193,10 @@ def fit_cells(ds, cells: list[int], split: dict[str, str], settings: STRFSetting
                     n_test_stims=len(heard),
                     gt_corr=gt,
                     reason=reason,
+                    sp_zscore=sp_z,
+                    sp_pvalue=sp_p,
+                    ceiling_reliable=not ({FLAG_FEW_TEST_STIMS, FLAG_SP_NOT_SIGNIFICANT} & set(flags)),
+                    flags=";".join(flags),
                 )
             )
     return FitResult([ds.nrn_meta[n]["cell_id"] for n in cells], linear, ln, rows)

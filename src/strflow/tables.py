@@ -11,6 +11,8 @@
 from __future__ import annotations
 
 
+import json
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -93,7 +95,19 @@ def build_stim_table(shard_stims: list[pa.Table], dt_ms: float, pre_bins: int = 
                     )
             first["animals"].append(row["animal_id"])
             first["stim_numbers"].append(row["stim_number"])
-    return pa.Table.from_pylist(list(merged.values()), schema=STIM_TABLE_SCHEMA)
+    return nullable_ints(pa.Table.from_pylist(list(merged.values()), schema=STIM_TABLE_SCHEMA), ("wav_n_samples",))
+
+
+def nullable_ints(table: pa.Table, columns) -> pa.Table:
+    """Mark integer ``columns`` for pandas as nullable ``Int64``/``Int32`` (pandas metadata
+    in the schema), so that ``pd.read_parquet`` keeps them integer with ``<NA>`` for
+    nulls instead of turning the whole column into float64 with NaN (NS1's DRC rows
+    have no wav, so a null ``wav_n_samples``).  pyarrow readers are unaffected."""
+    cols = [dict(name=c, field_name=c, pandas_type=str(table.schema.field(c).type),
+                 numpy_type=str(table.schema.field(c).type).capitalize(), metadata=None) for c in columns]
+    meta = dict(table.schema.metadata or {})
+    meta[b"pandas"] = json.dumps(dict(index_columns=[], column_indexes=[], columns=cols)).encode()
+    return table.replace_schema_metadata(meta)
 
 
 def coverage_table(blocks: PairBlocks, summary: dict[str, np.ndarray]) -> pa.Table:

@@ -358,7 +358,7 @@ def _stim_rows(raw_root: Path, skips: SkipLog) -> list[dict]:
                 stim_id=STIM_IDS[j],
                 animal_id=STIM_ANIMAL_ID,
                 stim_number=j + 1,
-                name=name,
+                name=STIM_IDS[j],  # readable (deepSTRF's nat01..nat20); the file name is in wav
                 type=NATURAL_TYPES.get(j, "unknown"),
                 **{"class": "natural"},
                 duration_s=n_samples / TRUE_WAV_RATE,
