@@ -155,7 +155,7 @@ def _ns1_like(n_skips=30):
     skipped = [dict(what="unit", reason=f"neuron filter: depth_um={-100.0 * k} < 0 and an extra long explanation "
                     f"of why this unit number {k} was left out of every table of the dataset") for k in range(n_skips)]
     return SimpleNamespace(
-        path="/a/very/long/path/" + "nested/" * 20 + "results/ns1real", dt=5.0, F=3, freqs_hz=np.array([300.0, 1000.0, 3000.0]),
+        path="/a/very/long/path/" + "nested/" * 20 + "results/ns1real", dt=5.0, F=3, spectrogram_params={"kind": "cochleagram"}, freqs_hz=np.array([300.0, 1000.0, 3000.0]),
         nrn_meta=meta, N_neurons=len(meta), nrn_masks=torch.ones((4, len(meta)), dtype=torch.bool),
         stim_meta=[dict(stim_id=f"nat0{k}", name=f"nat0{k}", type="unknown") for k in range(1, 5)], stims=[None] * 4,
         skipped=skipped, quality=None,
