@@ -48,6 +48,8 @@ def round_trip(work: Path, name: str, shards: list[str], datasets: dict | None =
         config={"datasets": datasets} if datasets else None)
     back = f"{name}_nwb"
     entry = dict(format="nwb", source="local", path=f"results/{name}/nwb")
+    if (datasets or {}).get(name, {}).get("processing"):  # analysed like the original (e.g. NS1's cochleagram)
+        entry["processing"] = datasets[name]["processing"]
     smk(work, [*(f"results/{back}/{t}" for t in CHAIN), *responses_targets(back, ["all"])],
         config={"datasets": {**(datasets or {}), back: entry}})
     return work / "results" / name, work / "results" / back
