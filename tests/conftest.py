@@ -21,6 +21,18 @@ def real_data_dir() -> Path | None:
     return Path(value) if value else None
 
 
+def job_counts(output: str) -> dict[str, int]:
+    """Jobs per rule from Snakemake's "Job stats:" table (stdout + stderr of a run)."""
+    lines = output.split("Job stats:", 1)[1].splitlines()[3:] if "Job stats:" in output else []
+    counts = {}
+    for line in lines:
+        parts = line.split()
+        if len(parts) != 2 or not parts[1].isdigit():
+            break
+        counts[parts[0]] = int(parts[1])
+    return counts
+
+
 def write_wav(path: Path, seconds: float, freq: float = 1000.0, sr: int = SR) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     t = np.arange(int(round(seconds * sr))) / sr

@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
+from conftest import job_counts
 from strflow.spectrogram import SpectrogramParams
 from strflow.synthetic import SyntheticSpec, generate_animal
 
@@ -39,17 +40,6 @@ def smk(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedPr
     if check and out.returncode != 0:
         raise AssertionError(f"snakemake failed:\n{out.stdout[-3000:]}\n{out.stderr[-6000:]}")
     return out
-
-
-def job_counts(output: str) -> dict[str, int]:
-    lines = output.split("Job stats:", 1)[1].splitlines()[3:] if "Job stats:" in output else []
-    counts = {}
-    for line in lines:
-        parts = line.split()
-        if len(parts) != 2 or not parts[1].isdigit():
-            break
-        counts[parts[0]] = int(parts[1])
-    return counts
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,7 @@ import pytest
 import yaml
 
 import strflow
+from conftest import job_counts
 
 pytestmark = pytest.mark.workflow
 REPO = Path(__file__).resolve().parents[1]
@@ -41,17 +42,6 @@ def smk(workdir: Path, *args: str, configfiles=(), check=True) -> subprocess.Com
     if check and out.returncode != 0:
         raise AssertionError(f"snakemake failed:\n{out.stdout[-3000:]}\n{out.stderr[-6000:]}")
     return out
-
-
-def job_counts(output: str) -> dict[str, int]:
-    lines = output.split("Job stats:", 1)[1].splitlines()[3:] if "Job stats:" in output else []
-    counts = {}
-    for line in lines:
-        parts = line.split()
-        if len(parts) != 2 or not parts[1].isdigit():
-            break
-        counts[parts[0]] = int(parts[1])
-    return counts
 
 
 @pytest.fixture(scope="module")

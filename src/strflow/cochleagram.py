@@ -117,16 +117,9 @@ def cochleagram(
     import scipy.fft
     import scipy.signal
 
-    wave = np.asarray(wave, dtype=np.float64)
-    n_frames = timegrid.n_bins(wave.shape[0], sr, dt_ms)
-    if n_frames < 1:
-        raise ValueError(f"sound of {wave.shape[0]} samples at {sr} Hz is shorter than one {dt_ms} ms bin")
     if pre_bins < 0:
         raise ValueError(f"pre_bins must be >= 0, got {pre_bins}")
-    sr_grid = timegrid.grid_rate(sr, dt_ms)
-    if sr_grid != sr:
-        wave = librosa.resample(wave, orig_sr=sr, target_sr=sr_grid, res_type="soxr_hq")
-    hop = timegrid.hop_samples(sr, dt_ms)
+    wave, sr_grid, hop, n_frames = timegrid.resample_to_grid(wave, sr, dt_ms)
     win = params.window_bins * hop
     n_fft = params.nfft_mult * win
     weights = log_filterbank(params, sr_grid, n_fft)

@@ -57,3 +57,22 @@ def bin_index(t_ms: np.ndarray, dt_ms: float) -> np.ndarray:
     return np.floor(np.round(np.asarray(t_ms, dtype=np.float64) / dt_ms, _EDGE_DECIMALS)).astype(
         np.int64
     )
+
+
+def resample_to_grid(wave, sr: float, dt_ms: float) -> tuple[np.ndarray, float, int, int]:
+    """``(wave at the grid rate, grid rate, samples per bin, whole bins of the sound)``.
+
+    The one place a sound is put on the time grid (spectrograms, cochleagrams and
+    waveforms all start here): resampled with librosa/soxr to :func:`grid_rate` when the
+    native rate does not give a whole number of samples per bin."""
+    wave = np.asarray(wave, dtype=np.float64)
+    n = n_bins(wave.shape[0], sr, dt_ms)
+    if n < 1:
+        raise ValueError(f"sound of {wave.shape[0]} samples at {sr} Hz is shorter than one {dt_ms} ms bin")
+    rate = grid_rate(sr, dt_ms)
+    if rate != sr:
+        import librosa
+
+        wave = librosa.resample(wave, orig_sr=sr, target_sr=rate, res_type="soxr_hq")
+    return wave, rate, hop_samples(sr, dt_ms), n
+

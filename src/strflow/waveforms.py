@@ -49,16 +49,7 @@ def grid_waveform(wave: np.ndarray, sr: float, dt_ms: float, pre_bins: int = 0) 
     """(samples, grid rate, samples per bin): ``wave`` resampled to the grid rate and cut
     (or zero-padded by at most a resampling edge) to ``(pre_bins + n_bins) * spb`` samples,
     with ``pre_bins * spb`` zeros before onset."""
-    wave = np.asarray(wave, dtype=np.float64)
-    n = timegrid.n_bins(wave.shape[0], sr, dt_ms)
-    if n < 1:
-        raise ValueError(f"sound of {wave.shape[0]} samples at {sr} Hz is shorter than one {dt_ms} ms bin")
-    rate = timegrid.grid_rate(sr, dt_ms)
-    spb = timegrid.hop_samples(sr, dt_ms)
-    if rate != sr:
-        import librosa
-
-        wave = librosa.resample(wave, orig_sr=sr, target_sr=rate, res_type="soxr_hq")
+    wave, rate, spb, n = timegrid.resample_to_grid(wave, sr, dt_ms)
     out = np.zeros((pre_bins + n) * spb, dtype=np.float32)
     body = wave[: n * spb]
     out[pre_bins * spb : pre_bins * spb + body.shape[0]] = body
