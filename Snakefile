@@ -27,6 +27,7 @@ include: "workflow/rules/responses.smk"
 include: "workflow/rules/tables.smk"
 include: "workflow/rules/qc.smk"
 include: "workflow/rules/strf.smk"
+include: "workflow/rules/models.smk"
 
 
 rule all:
