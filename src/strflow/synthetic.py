@@ -47,7 +47,7 @@ standardised with the mean and std of ``d`` over all in-stimulus bins of the poo
 ``min(baseline_hz * exp(gain * z), max_rate_hz)`` (``nonlinearity: exp``, the default) or
 ``min(baseline_hz * max(1 + gain * z, 0), max_rate_hz)`` (``nonlinearity: relu``).
 With ``nonlinearity: two_subunit`` every driven unit (single units too) is the sum of two
-processes tuned apart in frequency, each ``min(baseline_hz * max(gain * z, 0)**2, max_rate_hz)``:
+processes tuned apart in frequency, each ``min(baseline_hz * max(gain * z - 1, 0)**2, max_rate_hz)``:
 a sum of two rectified-squared subunits, which no single linear filter followed by one
 output nonlinearity (LN) can represent but a network with hidden units (NRF) can.
 
@@ -182,7 +182,7 @@ class SyntheticSpec:
     best_freq_hz: tuple[float, float] = (500.0, 6000.0)
     max_rate_hz: float = 500.0
     nonlinearity: str = "exp"  # exp: baseline*exp(gain*z) | relu: baseline*max(1+gain*z, 0)
-    # | two_subunit: every driven unit sums two subunits baseline*max(gain*z, 0)**2 (not LN-representable)
+    # | two_subunit: every driven unit sums two subunits baseline*max(gain*z - 1, 0)**2 (not LN-representable)
     pre_onset_s: float = 0.5
     post_stim_s: float = 0.3
     silent_spont_hz: float = 1.0
@@ -804,7 +804,7 @@ def unit_rates(
         elif nonlinearity == "relu":
             shape = np.maximum(1.0 + unit.gain[:, None] * z, 0.0)
         elif nonlinearity == "two_subunit":
-            shape = np.square(np.maximum(unit.gain[:, None] * z, 0.0))
+            shape = np.square(np.maximum(unit.gain[:, None] * z - 1.0, 0.0))
         else:
             raise ValueError(f"unknown nonlinearity {nonlinearity!r}")
         comp = np.minimum(unit.baseline_hz[:, None] * shape, max_rate)
@@ -1107,7 +1107,7 @@ def write_ground_truth(
         a["n_post_bins"] = int(round(spec.post_stim_s * 1000 / dt_ms))
         a["max_rate_hz"] = spec.max_rate_hz
         shape = {"exp": "exp(gain_c * z_c)", "relu": "max(1 + gain_c * z_c, 0)",
-                 "two_subunit": "max(gain_c * z_c, 0)**2"}[spec.nonlinearity]
+                 "two_subunit": "max(gain_c * z_c - 1, 0)**2"}[spec.nonlinearity]
         a["nonlinearity"] = spec.nonlinearity
         a["rate_model"] = (
             "X = (mel - mean) / std, zero outside the stimulus; d_c[t] = sum_{f,l} strf_c[f,l] X[f,t-l]; "

@@ -59,6 +59,7 @@ class TrainSettings:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
     checkpoint_every: int = 1
+    restore_best: bool = True  # False: keep the last epoch's parameters
 
     @classmethod
     def from_config(cls, cfg: dict | None) -> "TrainSettings":
@@ -184,7 +185,8 @@ def train(arch: str, options: dict | None, data: ClipData, settings: TrainSettin
                 state = saved["state"]
                 resumed_from = state["epoch"]
                 log.info("%s: resumed from the checkpoint of epoch %d (%s)", name or arch, resumed_from, ckpt)
-                progress(f"[{name or arch}] resumed from checkpoint at epoch {resumed_from}")
+                if progress is not None:
+                    progress(f"[{name or arch}] resumed from checkpoint at epoch {resumed_from}")
             else:
                 log.warning("%s: checkpoint %s belongs to other data or settings; starting afresh", name or arch, ckpt)
         n_train = len(train_idx)
@@ -205,7 +207,7 @@ def train(arch: str, options: dict | None, data: ClipData, settings: TrainSettin
                 objective.backward()
                 opt.step()
                 ok = torch.isfinite(per)
-                total += float(per[ok].sum())
+                total += float(per.detach()[ok].sum())
                 weight += int(ok.sum())
             model.eval()
             with torch.no_grad():
@@ -244,7 +246,10 @@ def train(arch: str, options: dict | None, data: ClipData, settings: TrainSettin
             stopped = "max_epochs"
         if stopped != "early_stopping" and settings.patience > 0 and state["bad"] >= settings.patience:
             stopped = "early_stopping"
-        model.load_state_dict(state["best_state"])
+        if settings.restore_best:
+            model.load_state_dict(state["best_state"])
+        else:
+            state["best_epoch"] = state["epoch"]
         model.eval()
         return TrainResult(model.cpu(), state["log"], state["best_epoch"], state["epoch"], stopped, resumed_from,
                            ccmax)
