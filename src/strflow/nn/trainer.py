@@ -11,7 +11,10 @@
   concatenated validation bins divided by each neuron's CCmax, which
   :func:`strflow.metrics.ccnorm_across_stimuli` computes once); the best epoch's
   parameters are restored at the end; training stops after ``patience`` epochs without
-  improvement (``patience: 0`` = never).  Without any neuron with a defined CCmax, the
+  improvement (``patience: 0`` = never).  Models whose every parameter belongs to one
+  neuron (``linear``, ``ln`` without AdapTrans) keep each neuron's own best epoch, as the
+  ridge picks each neuron's own penalty; ``best_epoch`` is then the last epoch any neuron
+  improved.  Without any neuron with a defined CCmax, the
   validation loss decides.
 * **Determinism.**  Initial parameters come from ``torch.manual_seed(seed)``; on CPU
   :func:`torch.use_deterministic_algorithms` is on while training, so two runs with
@@ -167,7 +170,10 @@ def train(arch: str, options: dict | None, data: ClipData, settings: TrainSettin
     try:
         torch.manual_seed(settings.seed)
         model = zoo.build(arch, data.n_bands, data.n_neurons, data.dt_ms, options).to(device)
-        opt = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+        scales = sorted({getattr(p, "lr_scale", 1.0) for p in model.parameters()})
+        groups = [dict(params=[p for p in model.parameters() if getattr(p, "lr_scale", 1.0) == k], lr=settings.lr * k)
+                  for k in scales]
+        opt = torch.optim.AdamW(groups, lr=settings.lr, weight_decay=settings.weight_decay)
         gen = torch.Generator().manual_seed(settings.seed)
         x, y, mask = data.x.to(device), data.y.to(device), data.mask.to(device)
         xv, yv, mv = x[val_idx], y[val_idx], mask[val_idx]
@@ -190,6 +196,8 @@ def train(arch: str, options: dict | None, data: ClipData, settings: TrainSettin
             else:
                 log.warning("%s: checkpoint %s belongs to other data or settings; starting afresh", name or arch, ckpt)
         n_train = len(train_idx)
+        # every parameter indexed by neuron first: each neuron's parameters are its own
+        separable = all(p.ndim >= 1 and p.shape[0] == data.n_neurons for p in model.parameters()) and data.n_neurons > 1
         bs = n_train if settings.batch_clips <= 0 else min(settings.batch_clips, n_train)
         stopped = "max_epochs"
         while state["epoch"] < settings.epochs:
@@ -222,9 +230,25 @@ def train(arch: str, options: dict | None, data: ClipData, settings: TrainSettin
             state["epoch"] += 1
             if not math.isfinite(score):
                 score = -math.inf
-            if score > state["best_score"] or state["best_state"] is None:
-                state.update(best_score=score, best_epoch=state["epoch"], bad=0,
-                             best_state=copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()}))
+            current = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+            if separable and use_cc:
+                # per-neuron models (linear, ln): every neuron keeps its own best epoch
+                per_score = np.where(np.isfinite(ccn), ccn, -np.inf)
+                if state["best_state"] is None:
+                    state.update(best_state=current, best_per=per_score, best_score=score, best_epoch=state["epoch"])
+                better = per_score > state["best_per"]
+                if better.any():
+                    idx = torch.from_numpy(np.flatnonzero(better))
+                    for k, v in current.items():
+                        state["best_state"][k][idx] = v[idx]
+                    state["best_per"] = np.where(better, per_score, state["best_per"])
+                    state.update(best_epoch=state["epoch"], bad=0)
+                else:
+                    state["bad"] += 1
+                state["best_score"] = float(np.mean(state["best_per"][np.isfinite(state["best_per"])])) if np.isfinite(
+                    state["best_per"]).any() else -math.inf
+            elif score > state["best_score"] or state["best_state"] is None:
+                state.update(best_score=score, best_epoch=state["epoch"], bad=0, best_state=current)
             else:
                 state["bad"] += 1
             row = dict(epoch=state["epoch"], train_loss=total / max(weight, 1), val_loss=val_loss,

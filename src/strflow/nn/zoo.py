@@ -81,6 +81,9 @@ class AdapTrans(nn.Module):
         return x - self.w[None, :, None] * causal_conv1d(x, k, groups=x.shape[1])
 
 
+LN_LR_SCALE = 10.0  # learning-rate multiplier of the LN sigmoid's parameters
+
+
 class Linear(nn.Module):
     def __init__(self, n_bands: int, n_neurons: int, n_lags: int) -> None:
         super().__init__()
@@ -108,6 +111,10 @@ class LN(Linear):
         self.b = nn.Parameter(torch.full((n_neurons,), 4.0))
         self.c = nn.Parameter(torch.zeros(n_neurons))
         self.log_d = nn.Parameter(torch.zeros(n_neurons))
+        for p in (self.a, self.b, self.c, self.log_d):
+            # four numbers per neuron that must travel far from the identity start: Adam's
+            # per-step bound (lr) would otherwise hold them back while the weights converge
+            p.lr_scale = LN_LR_SCALE
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         u = super().forward(x)
