@@ -13,8 +13,8 @@
   parameters are restored at the end; training stops after ``patience`` epochs without
   improvement (``patience: 0`` = never).  Models whose every parameter belongs to one
   neuron (``linear``, ``ln`` without AdapTrans) keep each neuron's own best epoch, as the
-  ridge picks each neuron's own penalty; ``best_epoch`` is then the last epoch any neuron
-  improved.  Without any neuron with a defined CCmax, the
+  ridge picks each neuron's own penalty (``best_epoch`` is then the last epoch any neuron
+  improved); patience still counts epochs without a better mean validation CCnorm.  Without any neuron with a defined CCmax, the
   validation loss decides.
 * **Determinism.**  Initial parameters come from ``torch.manual_seed(seed)``; on CPU
   :func:`torch.use_deterministic_algorithms` is on while training, so two runs with
@@ -233,20 +233,21 @@ def train(arch: str, options: dict | None, data: ClipData, settings: TrainSettin
             current = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
             if separable and use_cc:
                 # per-neuron models (linear, ln): every neuron keeps its own best epoch
+                # (patience still counts epochs without a better mean validation CCnorm)
                 per_score = np.where(np.isfinite(ccn), ccn, -np.inf)
                 if state["best_state"] is None:
-                    state.update(best_state=current, best_per=per_score, best_score=score, best_epoch=state["epoch"])
+                    state.update(best_state=current, best_per=per_score, best_epoch=state["epoch"])
                 better = per_score > state["best_per"]
                 if better.any():
                     idx = torch.from_numpy(np.flatnonzero(better))
                     for k, v in current.items():
                         state["best_state"][k][idx] = v[idx]
                     state["best_per"] = np.where(better, per_score, state["best_per"])
-                    state.update(best_epoch=state["epoch"], bad=0)
+                    state["best_epoch"] = state["epoch"]
+                if score > state["best_score"]:
+                    state.update(best_score=score, bad=0)
                 else:
                     state["bad"] += 1
-                state["best_score"] = float(np.mean(state["best_per"][np.isfinite(state["best_per"])])) if np.isfinite(
-                    state["best_per"]).any() else -math.inf
             elif score > state["best_score"] or state["best_state"] is None:
                 state.update(best_score=score, best_epoch=state["epoch"], bad=0, best_state=current)
             else:
