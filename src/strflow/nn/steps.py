@@ -32,15 +32,17 @@ LOG_COLUMNS = ("epoch", "train_loss", "val_loss", "val_ccnorm", "seconds")
 
 def model_settings(config: dict, name: str) -> dict:
     """The dataset's resolved ``models:`` block; every listed model resolved to
-    ``{"arch": ..., "options": {...}}`` (defaults of :data:`strflow.nn.zoo.DEFAULTS`)."""
+    ``{"arch": ..., "options": {...}, "train": {...}}`` (hyperparameter defaults of
+    :data:`strflow.nn.spec.DEFAULTS`; a zoo entry's own ``train:`` merged over ``models.train``)."""
     merged = deep_merge(deep_merge(DEFAULT_MODELS, config.get("models")),
                         (config.get("datasets", {}).get(name) or {}).get("models"))
     zoo_cfg = {}
     for model in set(merged["zoo"]) | set(merged["run"]):
         entry = dict(merged["zoo"].get(model) or {})
         arch = entry.pop("arch", model)
+        train = dict(merged.get("train") or {}, **(entry.pop("train", None) or {}))
         try:
-            zoo_cfg[model] = {"arch": arch, "options": zoo.resolve(arch, entry)}
+            zoo_cfg[model] = {"arch": arch, "options": zoo.resolve(arch, entry), "train": train}
         except ValueError as err:
             raise ValueError(f"dataset {name!r}: models.zoo.{model}: {err}") from None
     merged["zoo"] = zoo_cfg
@@ -102,7 +104,7 @@ def model_fit(dataset_dir, fmt: str, strf: dict, models: dict, model: str, seed:
              dataset_dir, data.n_neurons, len(data.index("train")), len(data.index("val")), len(data.index("test")),
              models.get("device", "auto"), threads)
     stop = os.environ.get("STRFLOW_STOP_AFTER_EPOCHS")
-    settings = dict(models.get("train") or {}, seed=int(seed), device=models.get("device", "auto"))
+    settings = dict(spec.get("train", models.get("train")) or {}, seed=int(seed), device=models.get("device", "auto"))
     ckpt = Path(checkpoint)
     ckpt.parent.mkdir(parents=True, exist_ok=True)
     em = fit_data(data, model, arch=spec["arch"], options=spec["options"], settings=settings, checkpoint=ckpt,
