@@ -163,3 +163,23 @@ def test_unknown_option_and_missing_split_are_clear_errors():
     data = _clips(roles=["train"] * 8 + ["test"] * 2)
     with pytest.raises(ValueError, match="validation"):
         fit_data(data, "linear", settings=dict(epochs=1), progress=None)
+
+
+def test_models_config_merges_per_dataset_and_rejects_unknown_options():
+    from strflow.nn.steps import model_settings
+
+    config = {"models": {"seeds": 2, "train": {"epochs": 50, "lr": 0.01}, "zoo": {"nrf": {"n_hidden": 8}}},
+              "datasets": {"a": {"models": {"train": {"epochs": 5}, "zoo": {"nrf": {"max_lag_ms": 50},
+                                                                             "mine": {"arch": "ln", "train": {"lr": 0.1}}},
+                                            "run": ["nrf", "mine"]}},
+                           "b": {}}}
+    a, b = model_settings(config, "a"), model_settings(config, "b")
+    assert a["seeds"] == b["seeds"] == 2 and a["device"] == "auto"
+    assert a["zoo"]["nrf"]["options"]["n_hidden"] == 8 and a["zoo"]["nrf"]["options"]["max_lag_ms"] == 50
+    assert b["zoo"]["nrf"]["options"]["max_lag_ms"] == 200.0
+    assert a["zoo"]["nrf"]["train"] == {"epochs": 5, "lr": 0.01}
+    assert a["zoo"]["mine"] == {"arch": "ln", "options": zoo.resolve("ln", {}), "train": {"epochs": 5, "lr": 0.1}}
+    assert set(b["zoo"]) >= {"linear", "ln", "nrf", "dnet", "cnn2d", "statenet"}
+    config["datasets"]["b"]["models"] = {"zoo": {"cnn2d": {"kernel": 3}}}
+    with pytest.raises(ValueError, match="dataset 'b': models.zoo.cnn2d: .*unknown option"):
+        model_settings(config, "b")

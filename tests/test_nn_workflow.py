@@ -121,6 +121,17 @@ def test_load_model_predicts_like_the_saved_predictions(run):
     assert p.shape == saved.shape and np.isfinite(p).all()
 
 
+def test_fit_model_trains_on_the_current_selection(run):
+    import strflow
+
+    ds = strflow.open_dataset(run / "results" / "twosub")
+    ds.select_population([1, 3, 4])
+    m = strflow.fit_model(ds, "ln", max_lag_ms=20, epochs=3, patience=0)
+    assert m.cell_ids == [ds.nrn_meta[n]["cell_id"] for n in (1, 3, 4)]
+    assert m.predict(ds.stims[0][0].numpy()).shape == (3, ds.stims[0].shape[-1])
+    assert [r["cell_id"] for r in m.metrics] == m.cell_ids and m.info["epochs"] == 3
+
+
 def test_trained_linear_is_close_to_the_ridge_fit_and_nrf_beats_linear_and_ln(run):
     ridge = pq.read_table(run / "results" / "twosub" / "strf" / "metrics.parquet").to_pandas()
     ridge_lin = ridge[ridge.model == "linear"].ccnorm.mean()

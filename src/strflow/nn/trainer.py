@@ -183,7 +183,7 @@ def train(arch: str, options: dict | None, data: ClipData, settings: TrainSettin
         resumed_from = 0
         ckpt = Path(checkpoint) if checkpoint else None
         if ckpt is not None and ckpt.is_file():
-            saved = torch.load(ckpt, map_location=device, weights_only=False)
+            saved = torch.load(ckpt, map_location="cpu", weights_only=False)  # the optimiser moves its state
             if saved.get("fingerprint") == fp:
                 model.load_state_dict(saved["model"])
                 opt.load_state_dict(saved["optimizer"])
