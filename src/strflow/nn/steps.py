@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 
-from strflow.config import deep_merge
 from strflow.nn import spec as zoo
 
 log = logging.getLogger("strflow.nn")
@@ -34,6 +33,8 @@ def model_settings(config: dict, name: str) -> dict:
     """The dataset's resolved ``models:`` block; every listed model resolved to
     ``{"arch": ..., "options": {...}, "train": {...}}`` (hyperparameter defaults of
     :data:`strflow.nn.spec.DEFAULTS`; a zoo entry's own ``train:`` merged over ``models.train``)."""
+    from strflow.config import deep_merge  # (yaml: only where the config is read)
+
     merged = deep_merge(deep_merge(DEFAULT_MODELS, config.get("models")),
                         (config.get("datasets", {}).get(name) or {}).get("models"))
     zoo_cfg = {}
