@@ -41,7 +41,8 @@ CONFIG = {
             "models": {
                 "run": ["linear", "ln", "nrf"],
                 "train": {"epochs": 400, "patience": 60, "lr": 0.003, "batch_clips": 2},
-                "zoo": {"linear": {"max_lag_ms": 30}, "ln": {"max_lag_ms": 30},
+                "zoo": {"linear": {"max_lag_ms": 30, "train": {"batch_clips": 0}},  # the shipped default batch
+                        "ln": {"max_lag_ms": 30},
                         "nrf": {"max_lag_ms": 30, "n_hidden": 32},
                         "tiny": {"arch": "dnet", "n_hidden": 4, "adaptrans": True,
                                  "train": {"epochs": 6, "patience": 0}}},
@@ -138,7 +139,9 @@ def test_trained_linear_is_close_to_the_ridge_fit_and_nrf_beats_linear_and_ln(ru
     lin, ln, nrf = (_metrics(run, m).ccnorm.mean() for m in ("linear", "ln", "nrf"))
     print(f"test CCnorm: ridge linear {ridge_lin:.3f}, ridge LN {ridge[ridge.model == 'ln'].ccnorm.mean():.3f}; "
           f"trained linear {lin:.3f}, ln {ln:.3f}, nrf {nrf:.3f}")
-    assert abs(lin - ridge_lin) < 0.07  # measured 0.02-0.06 (see the report of issue 12): not yet the 0.02 aim
+    # measured gap 0.03 (the trainer also holds out validation stimuli the ridge trains on):
+    # not yet the issue's 0.02 aim
+    assert abs(lin - ridge_lin) < 0.04
     assert ln > lin + 0.05  # the trained sigmoid captures the units' threshold
     assert nrf > lin + 0.05  # hidden units capture what a linear filter cannot
     assert nrf > ln - 0.03  # ... and match LN (beating it clearly is the issue's aim, not reached yet)
