@@ -257,7 +257,7 @@ def train(arch: str, options: dict | None, data: ClipData, settings: TrainSettin
             state["log"].append(row)
             msg = (f"[{name or arch}] epoch {row['epoch']}/{settings.epochs} train {row['train_loss']:.5f} "
                    f"val {val_loss:.5f} val CCnorm {val_ccnorm:.3f} ({row['seconds']:.2f} s)")
-            log.info(msg)
+            log.debug(msg)  # the progress line (stderr: terminal and, in a rule, its log)
             if progress is not None:
                 progress(msg)
             last = state["epoch"] == settings.epochs
