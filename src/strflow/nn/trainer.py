@@ -6,16 +6,18 @@
   same way whether or not other neurons heard other stimuli.
 * **Batches.**  Whole clips (``batch_clips`` per step, 0 = every training clip in one
   step); the order is drawn from a generator seeded by ``seed``.
-* **Early stopping.**  After every epoch the validation clips are predicted and the
-  mean validation CCnorm over neurons is computed (CCabs against the trial mean on the
-  concatenated validation bins divided by each neuron's CCmax, which
-  :func:`strflow.metrics.ccnorm_across_stimuli` computes once); the best epoch's
-  parameters are restored at the end; training stops after ``patience`` epochs without
+* **Early stopping.**  After every epoch the validation clips are predicted; the score
+  is the mean over neurons of the validation correlation (CCabs against the trial mean
+  on the concatenated validation bins; for one neuron it ranks epochs exactly as its
+  CCnorm does, and unlike CCnorm it is not dominated by neurons with a tiny, noisy
+  CCmax).  The log's ``val_ccnorm`` is the median over neurons of CCabs / CCmax (CCmax
+  by :func:`strflow.metrics.ccnorm_across_stimuli`, once).  The best epoch's parameters
+  are restored at the end; training stops after ``patience`` epochs without
   improvement (``patience: 0`` = never).  Models whose every parameter belongs to one
   neuron (``linear``, ``ln`` without AdapTrans) keep each neuron's own best epoch, as the
   ridge picks each neuron's own penalty (``best_epoch`` is then the last epoch any neuron
-  improved); patience still counts epochs without a better mean validation CCnorm.  Without any neuron with a defined CCmax, the
-  validation loss decides.
+  improved); patience still counts epochs without a better mean score.  Where no
+  neuron has a defined validation correlation, the validation loss decides.
 * **Determinism.**  Initial parameters come from ``torch.manual_seed(seed)``; on CPU
   :func:`torch.use_deterministic_algorithms` is on while training, so two runs with
   the same seed, data and thread count give the same numbers.
@@ -178,7 +180,7 @@ def train(arch: str, options: dict | None, data: ClipData, settings: TrainSettin
         x, y, mask = data.x.to(device), data.y.to(device), data.mask.to(device)
         xv, yv, mv = x[val_idx], y[val_idx], mask[val_idx]
         ccmax = validation_ccmax(data)
-        use_cc = bool(np.isfinite(ccmax).any() and (ccmax > 0).any())
+        use_cc = True
         state = dict(epoch=0, best_score=-math.inf, best_epoch=0, best_state=None, bad=0, log=[])
         resumed_from = 0
         ckpt = Path(checkpoint) if checkpoint else None
@@ -225,8 +227,12 @@ def train(arch: str, options: dict | None, data: ClipData, settings: TrainSettin
             val_loss = float(np.nanmean(per_v.cpu().numpy()))
             ccn = cc / ccmax
             ccn_ok = np.isfinite(ccn)
-            val_ccnorm = float(ccn[ccn_ok].mean()) if ccn_ok.any() else math.nan
-            score = val_ccnorm if use_cc else -val_loss
+            val_ccnorm = float(np.median(ccn[ccn_ok])) if ccn_ok.any() else math.nan
+            cc_ok = np.isfinite(cc)
+            use_cc = bool(cc_ok.any())
+            # the score is the mean validation correlation (CCabs): dividing by CCmax first would
+            # let a neuron with a tiny, noisy CCmax dominate the mean (NS1 has such neurons)
+            score = float(cc[cc_ok].mean()) if use_cc else -val_loss
             state["epoch"] += 1
             if not math.isfinite(score):
                 score = -math.inf
@@ -234,7 +240,7 @@ def train(arch: str, options: dict | None, data: ClipData, settings: TrainSettin
             if separable and use_cc:
                 # per-neuron models (linear, ln): every neuron keeps its own best epoch
                 # (patience still counts epochs without a better mean validation CCnorm)
-                per_score = np.where(np.isfinite(ccn), ccn, -np.inf)
+                per_score = np.where(cc_ok, cc, -np.inf)  # per neuron, CCabs ranks epochs as CCnorm does
                 if state["best_state"] is None:
                     state.update(best_state=current, best_per=per_score, best_epoch=state["epoch"])
                 better = per_score > state["best_per"]
