@@ -16,7 +16,7 @@
   improvement (``patience: 0`` = never).  Models whose every parameter belongs to one
   neuron (``linear``, ``ln`` without AdapTrans) keep each neuron's own best epoch, as the
   ridge picks each neuron's own penalty (``best_epoch`` is then the last epoch any neuron
-  improved); patience still counts epochs without a better mean score.  Where no
+  improved; patience counts epochs in which no neuron improved).  Where no
   neuron has a defined validation correlation, the validation loss decides.
 * **Determinism.**  Initial parameters come from ``torch.manual_seed(seed)``; on CPU
   :func:`torch.use_deterministic_algorithms` is on while training, so two runs with
@@ -239,7 +239,7 @@ def train(arch: str, options: dict | None, data: ClipData, settings: TrainSettin
             current = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
             if separable and use_cc:
                 # per-neuron models (linear, ln): every neuron keeps its own best epoch
-                # (patience still counts epochs without a better mean validation CCnorm)
+                # (patience counts epochs in which no neuron improved)
                 per_score = np.where(cc_ok, cc, -np.inf)  # per neuron, CCabs ranks epochs as CCnorm does
                 if state["best_state"] is None:
                     state.update(best_state=current, best_per=per_score, best_epoch=state["epoch"])
@@ -249,11 +249,10 @@ def train(arch: str, options: dict | None, data: ClipData, settings: TrainSettin
                     for k, v in current.items():
                         state["best_state"][k][idx] = v[idx]
                     state["best_per"] = np.where(better, per_score, state["best_per"])
-                    state["best_epoch"] = state["epoch"]
-                if score > state["best_score"]:
-                    state.update(best_score=score, bad=0)
+                    state.update(best_epoch=state["epoch"], bad=0)
                 else:
                     state["bad"] += 1
+                state["best_score"] = max(state["best_score"], score)
             elif score > state["best_score"] or state["best_state"] is None:
                 state.update(best_score=score, best_epoch=state["epoch"], bad=0, best_state=current)
             else:
