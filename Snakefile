@@ -28,6 +28,7 @@ include: "workflow/rules/tables.smk"
 include: "workflow/rules/qc.smk"
 include: "workflow/rules/strf.smk"
 include: "workflow/rules/nwb.smk"
+include: "workflow/rules/models.smk"
 
 
 rule all:

@@ -131,6 +131,14 @@ def demo_output(root, cmd):
     assert (root / target).exists()
 
 
+def planned_training(root, cmd):
+    """Training every model on the demo takes minutes: the command is planned (-n) as
+    written; tests/test_nn_workflow.py runs the model rules end to end."""
+    argv = shlex.split(cmd, comments=True)
+    text = ok(sh(root, shlex.join(argv + ["-n"])))
+    assert "model_fit" in text
+
+
 def benchmark(root, cmd):
     argv = shlex.split(cmd, comments=True)
     assert Path(root / argv[1]).is_file()
@@ -148,6 +156,7 @@ HOW = [
     (r"\.venv/bin/snakemake --cores 8 results/demo/strf/report\.pdf", strf_demo),
     (r"\.venv/bin/python tests/benchmarks/\S+\.py.*", benchmark),
     (r"\.venv/bin/snakemake --cores 8 results/demo/(nwb|waveforms\.h5)\s*#.*", demo_output),
+    (r"\.venv/bin/snakemake --cores 8 results/demo/models/\S+\s*#.*", planned_training),
 ]
 
 

@@ -22,4 +22,19 @@ def concat_datasets(datasets, **kwargs):
     return concat(datasets, **kwargs)
 
 
-__all__ = ["open_dataset", "concat_datasets", "__version__"]
+def load_model(path, model: str = "ln"):
+    """Load a trained encoding model (``models/<model>/seed<k>``) or ridge fits (``strf/fits.h5``,
+    ``model`` = ``linear`` | ``ln``); see :func:`strflow.nn.api.load_model`."""
+    from strflow.nn.api import load_model as load
+
+    return load(path, model)
+
+
+def fit_model(dataset, model: str = "nrf", **options):
+    """Train a zoo model on an :func:`open_dataset` selection; see :func:`strflow.nn.api.fit_model`."""
+    from strflow.nn.api import fit_model as fit
+
+    return fit(dataset, model, **options)
+
+
+__all__ = ["open_dataset", "concat_datasets", "load_model", "fit_model", "__version__"]

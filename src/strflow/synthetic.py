@@ -46,6 +46,10 @@ standardised with the mean and std of ``d`` over all in-stimulus bins of the poo
 ``z = (d - drive_mean) / drive_std``.  Its rate is
 ``min(baseline_hz * exp(gain * z), max_rate_hz)`` (``nonlinearity: exp``, the default) or
 ``min(baseline_hz * max(1 + gain * z, 0), max_rate_hz)`` (``nonlinearity: relu``).
+With ``nonlinearity: two_subunit`` every driven unit (single units too) is the sum of two
+processes tuned apart in frequency, each ``min(baseline_hz * max(gain * z - 1, 0)**2, max_rate_hz)``:
+a sum of two rectified-squared subunits, which no single linear filter followed by one
+output nonlinearity (LN) can represent but a network with hidden units (NRF) can.
 
 How well a *linear* STRF can recover ``w`` (issue #5, measured with the ridge of
 :mod:`strflow.strf` on the generator's own noiseless rate, gt_corr in raw-spectrogram
@@ -136,7 +140,7 @@ from strflow.spectrogram import SpectrogramParams, mel_frequencies, mel_spectrog
 CALL_CLASSES = ("Te", "DC", "Be", "Ag", "Di", "Ne", "Th", "LT", "Wh", "Tu", "So")
 EMPTY_TRIAL = -999
 STRING_STYLES = ("str", "bytes", "nparray")
-NONLINEARITIES = ("exp", "relu")
+NONLINEARITIES = ("exp", "relu", "two_subunit")
 _EDGE_MARGIN = 1e-3  # spike times stay this fraction of a bin away from bin edges
 _HARMONIC_CEILING_HZ = 8000.0
 _RIPPLE_BAND_HZ = (250.0, 8000.0)
@@ -178,6 +182,7 @@ class SyntheticSpec:
     best_freq_hz: tuple[float, float] = (500.0, 6000.0)
     max_rate_hz: float = 500.0
     nonlinearity: str = "exp"  # exp: baseline*exp(gain*z) | relu: baseline*max(1+gain*z, 0)
+    # | two_subunit: every driven unit sums two subunits baseline*max(gain*z - 1, 0)**2 (not LN-representable)
     pre_onset_s: float = 0.5
     post_stim_s: float = 0.3
     silent_spont_hz: float = 1.0
@@ -630,7 +635,7 @@ def plan_units(spec: SyntheticSpec, animal: str, band_hz: np.ndarray, dt_ms: flo
         pattern = missing_pattern.get(i, "")
         ldepth = None if "l" in pattern else float(ld)
         rdepth = None if "r" in pattern else float(rd)
-        n_comp = 2 if kind == "multi" else 1
+        n_comp = 2 if kind == "multi" or (spec.nonlinearity == "two_subunit" and kind == "single") else 1
         baseline = _log_uniform(rng, *spec.baseline_hz, n_comp)
         gain = rng.uniform(*spec.gain, n_comp)
         strfs = None
@@ -798,6 +803,8 @@ def unit_rates(
             shape = np.exp(unit.gain[:, None] * z)
         elif nonlinearity == "relu":
             shape = np.maximum(1.0 + unit.gain[:, None] * z, 0.0)
+        elif nonlinearity == "two_subunit":
+            shape = np.square(np.maximum(unit.gain[:, None] * z - 1.0, 0.0))
         else:
             raise ValueError(f"unknown nonlinearity {nonlinearity!r}")
         comp = np.minimum(unit.baseline_hz[:, None] * shape, max_rate)
@@ -1099,7 +1106,8 @@ def write_ground_truth(
         a["n_pre_bins"] = int(round(spec.pre_onset_s * 1000 / dt_ms))
         a["n_post_bins"] = int(round(spec.post_stim_s * 1000 / dt_ms))
         a["max_rate_hz"] = spec.max_rate_hz
-        shape = "exp(gain_c * z_c)" if spec.nonlinearity == "exp" else "max(1 + gain_c * z_c, 0)"
+        shape = {"exp": "exp(gain_c * z_c)", "relu": "max(1 + gain_c * z_c, 0)",
+                 "two_subunit": "max(gain_c * z_c - 1, 0)**2"}[spec.nonlinearity]
         a["nonlinearity"] = spec.nonlinearity
         a["rate_model"] = (
             "X = (mel - mean) / std, zero outside the stimulus; d_c[t] = sum_{f,l} strf_c[f,l] X[f,t-l]; "

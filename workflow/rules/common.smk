@@ -260,3 +260,38 @@ def strf_reports_present(wildcards):
         if Path(f"results/{ds}/strf/metrics.parquet").is_file()
         and Path(f"results/{ds}/strf/fits.h5").is_file()
     ]
+
+
+# --- encoding models (workflow/rules/models.smk)
+from strflow.nn.steps import model_settings  # noqa: E402
+
+MODELS = {name: model_settings(config, name) for name in config["datasets"]}
+MODEL_PAGES = ["1_ccnorm", "2_vs_ln", "3_learning_curves"]
+
+
+def models_of(wildcards):
+    return MODELS[wildcards.ds]
+
+
+def model_seeds(pattern):
+    """Gather: every seed (models.seeds) of one model."""
+
+    def get(wildcards):
+        n = int(MODELS[wildcards.ds]["seeds"])
+        return expand(pattern, ds=wildcards.ds, model=wildcards.model, seed=range(n))
+
+    return get
+
+
+def run_models(pattern):
+    """Summary: every model listed in models.run of the dataset."""
+
+    def get(wildcards):
+        return expand(pattern, ds=wildcards.ds, model=MODELS[wildcards.ds]["run"])
+
+    return get
+
+
+def model_checkpoint(wildcards):
+    # not an output: it survives a failed or killed job and is resumed from
+    return f"results/{wildcards.ds}/models/{wildcards.model}/seed{wildcards.seed}.checkpoint.pt"

@@ -1,0 +1,30 @@
+"""The zoo's architectures and their default hyperparameters (no torch import: the
+Snakefile reads these when it parses the config)."""
+
+from __future__ import annotations
+
+ARCHITECTURES = ("linear", "ln", "nrf", "dnet", "cnn2d", "statenet")
+
+# Defaults of every architecture's hyperparameters (config ``models.zoo.<name>`` overrides).
+DEFAULTS = {
+    "linear": dict(max_lag_ms=200.0),
+    "ln": dict(max_lag_ms=200.0),
+    "nrf": dict(max_lag_ms=200.0, n_hidden=20),
+    "dnet": dict(max_lag_ms=25.0, n_hidden=20, tau_ms=[5.0, 200.0]),
+    "cnn2d": dict(kernel_f=6, kernel_t=15, channels=10, n_hidden=90),
+    "statenet": dict(channels=7, kernel=7, hidden=64),
+}
+ADAPT_DEFAULTS = dict(adaptrans=False, adapt_tau_ms=[10.0, 500.0])
+
+
+
+def resolve(arch: str, options: dict | None) -> dict:
+    """The architecture's full hyperparameters: defaults merged with ``options``."""
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {arch!r}; known: {', '.join(ARCHITECTURES)}")
+    known = {**DEFAULTS[arch], **ADAPT_DEFAULTS}
+    opts = dict(options or {})
+    unknown = sorted(set(opts) - set(known))
+    if unknown:
+        raise ValueError(f"model {arch!r}: unknown option(s) {unknown}; known: {sorted(known)}")
+    return {**known, **opts}

@@ -1,0 +1,132 @@
+"""Workflow steps of the encoding models (called by ``workflow/scripts/model_*.py``).
+
+Configuration: the top-level ``models:`` block, deep-merged with a dataset's own
+``datasets.<ds>.models:`` block (as ``processing:`` is), resolved by :func:`model_settings`.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+
+from strflow.nn import spec as zoo
+
+log = logging.getLogger("strflow.nn")
+
+DEFAULT_MODELS = {
+    "device": "auto",
+    "seeds": 1,
+    "val_fraction": 0.2,
+    "run": ["linear", "ln", "nrf", "dnet", "cnn2d", "statenet"],
+    "train": {},
+    "zoo": {},
+}
+LOG_COLUMNS = ("epoch", "train_loss", "val_loss", "val_ccnorm", "seconds")
+
+
+def model_settings(config: dict, name: str) -> dict:
+    """The dataset's resolved ``models:`` block; every listed model resolved to
+    ``{"arch": ..., "options": {...}, "train": {...}}`` (hyperparameter defaults of
+    :data:`strflow.nn.spec.DEFAULTS`; a zoo entry's own ``train:`` merged over ``models.train``)."""
+    from strflow.config import deep_merge  # (yaml: only where the config is read)
+
+    merged = deep_merge(deep_merge(DEFAULT_MODELS, config.get("models")),
+                        (config.get("datasets", {}).get(name) or {}).get("models"))
+    zoo_cfg = {}
+    for model in set(merged["zoo"]) | set(merged["run"]):
+        entry = dict(merged["zoo"].get(model) or {})
+        arch = entry.pop("arch", model)
+        train = dict(merged.get("train") or {}, **(entry.pop("train", None) or {}))
+        try:
+            zoo_cfg[model] = {"arch": arch, "options": zoo.resolve(arch, entry), "train": train}
+        except ValueError as err:
+            raise ValueError(f"dataset {name!r}: models.zoo.{model}: {err}") from None
+    merged["zoo"] = zoo_cfg
+    return merged
+
+
+def _write_log(rows: list[dict], path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=LOG_COLUMNS)
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: r[k] for k in LOG_COLUMNS})
+    os.replace(tmp, path)
+
+
+def write_predictions(model, preds: dict, data, path: Path) -> None:
+    import h5py
+
+    tmp = path.with_name(path.name + ".tmp")
+    s = h5py.string_dtype()
+    with h5py.File(tmp, "w") as f:
+        f.create_dataset("cell_id", data=np.asarray(model.cell_ids, dtype=object), dtype=s)
+        f.create_dataset("split/stim_id", data=np.asarray(data.stim_ids, dtype=object), dtype=s)
+        f.create_dataset("split/role", data=np.asarray(data.roles, dtype=object), dtype=s)
+        g = f.create_group("predictions")
+        for sid, p in preds.items():
+            g.create_dataset(sid, data=p.astype(np.float32), compression="gzip")
+        f.attrs.update(dt_ms=data.dt_ms, model=model.name, arch=model.arch,
+                       layout="predictions/<stim_id>: (n_neurons, n_bins) of the test stimuli, rows = cell_id")
+    os.replace(tmp, path)
+
+
+def model_fit(dataset_dir, fmt: str, strf: dict, models: dict, model: str, seed: int, threads: int,
+              outputs: dict, checkpoint) -> None:
+    """Train one (model, seed) on a processed dataset and write its outputs.
+
+    ``outputs``: ``weights`` (model.pt; config.json beside it), ``metrics``,
+    ``predictions``, ``training_log``.  ``checkpoint`` (not a Snakemake output, so it
+    survives a failed or killed job) is resumed from and removed on success.  The
+    environment variable ``STRFLOW_STOP_AFTER_EPOCHS`` (test hook) stops after that many
+    epochs, as a kill would, leaving the checkpoint behind."""
+    import pyarrow as pa
+    import torch
+
+    from strflow.dataset import NeuralDataset
+    from strflow.nn.api import fit_data
+    from strflow.nn.data import from_dataset
+    from strflow.readers.shard import write_parquet
+
+    torch.set_num_threads(max(int(threads), 1))
+    spec = models["zoo"].get(model)
+    if spec is None:
+        raise ValueError(f"model {model!r} is not in models.zoo or models.run of the config (known: {sorted(models['zoo'])})")
+    ds = NeuralDataset(dataset_dir)
+    data = from_dataset(ds, fmt=fmt, split_seed=int(strf.get("seed", 0)), test_fraction=float(strf.get("test_fraction", 0.2)),
+                        val_fraction=float(models.get("val_fraction", 0.2)))
+    log.info("%s seed %d on %s: %d neurons, %d train / %d val / %d test clips, device %s, %d threads", model, seed,
+             dataset_dir, data.n_neurons, len(data.index("train")), len(data.index("val")), len(data.index("test")),
+             models.get("device", "auto"), threads)
+    stop = os.environ.get("STRFLOW_STOP_AFTER_EPOCHS")
+    settings = dict(spec.get("train", models.get("train")) or {}, seed=int(seed), device=models.get("device", "auto"))
+    ckpt = Path(checkpoint)
+    ckpt.parent.mkdir(parents=True, exist_ok=True)
+    em = fit_data(data, model, arch=spec["arch"], options=spec["options"], settings=settings, checkpoint=ckpt,
+                  stop_after=int(stop) if stop else None)
+    folder = Path(outputs["weights"]).parent
+    em.save(folder)
+    write_predictions(em, em.test_predictions, data, Path(outputs["predictions"]))
+    _write_log(em.training_log, Path(outputs["training_log"]))
+    write_parquet(pa.Table.from_pylist(em.metrics), outputs["metrics"])
+    cc = np.array([r["ccnorm"] for r in em.metrics], dtype=float)
+    log.info("%s seed %d: test CCnorm mean %.3f median %.3f (%d neurons with a value); best epoch %d of %d (%s)",
+             model, seed, np.nanmean(cc), np.nanmedian(cc), int(np.isfinite(cc).sum()), em.info["best_epoch"],
+             em.info["epochs"], em.info["stopped"])
+    ckpt.unlink(missing_ok=True)
+
+
+def model_gather(tables: list, out) -> None:
+    """One table per model: every seed's rows."""
+    import pyarrow as pa
+
+    from strflow.readers.shard import write_parquet
+    from strflow.tables import read_tables
+
+    write_parquet(pa.concat_tables(read_tables(tables)), out)

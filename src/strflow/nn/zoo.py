@@ -1,0 +1,214 @@
+"""Encoding-model architectures (the zoo): population models, strictly causal.
+
+Every model maps a batch of standardised spectrograms ``x`` ``(B, F, T)`` to
+predictions ``(B, N, T)`` (one output per neuron) and is **causal**: the prediction
+at bin ``t`` depends on ``x[..., :t+1]`` only.  Causality comes from left padding
+(``F.pad(x, (k - 1, 0))`` before every temporal convolution), from recurrences that
+run forwards in time (GRU) and from causal exponential kernels (DNet, AdapTrans).
+No layer mixes information across time within a clip otherwise (no BatchNorm, no
+pooling over time, no attention), so padding a clip at its end never changes its
+earlier predictions.
+
+* ``linear``  -- ``y = c + sum_{f,l} w[n,f,l] x[f,t-l]``: the ridge STRF's model,
+  lags ``0 .. max_lag_ms``.
+* ``ln``      -- ``linear`` followed by a per-neuron 4-parameter sigmoid
+  ``a + b / (1 + exp(-(u - c) / d))`` (the ridge LN stage's form, :func:`strflow.strf.sigmoid`).
+* ``nrf``     -- network receptive field (Harper et al. 2016): ``n_hidden`` sigmoid
+  units on the lagged spectrogram, a linear readout per neuron.
+* ``dnet``    -- dynamic network (Rahman et al. 2019): NRF with short input lags
+  (``max_lag_ms`` 25 by default) whose hidden units integrate their input in time
+  with a learnable time constant each, ``h[t] = a h[t-1] + (1 - a) u[t]``,
+  ``a = exp(-dt / tau)``, ``tau`` in ``tau_ms`` (the recurrence is applied exactly as a
+  causal exponential kernel truncated at ``5 * tau_max``), then a sigmoid and a readout.
+* ``cnn2d``   -- 2D convolutional population model (deepSTRF's ConvNet2D family): a
+  ``(kernel_f, kernel_t)`` convolution over (frequency, time), ``same`` padding in
+  frequency and causal padding in time, ELU, a per-bin hidden layer of ``n_hidden``
+  ELU units, a linear readout.
+* ``statenet``-- a causal 1D convolutional front end (``channels`` x ``kernel``),
+  ELU, a GRU of ``hidden`` units, a linear readout per neuron (deepSTRF's StateNet,
+  stride 1).
+* ``adaptrans`` (any model, ``adaptrans: true``): a front end with two parameters per
+  band, ``x'_f = x_f - w_f * EMA_{tau_f}(x_f)`` (a causal exponential moving average,
+  ``tau_f`` learnable in ``adapt_tau_ms``), deepSTRF's AdapTrans idea (adaptation to
+  the recent past of each band).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from strflow.nn.spec import ADAPT_DEFAULTS, ARCHITECTURES, DEFAULTS, resolve  # noqa: F401
+
+def n_lags(max_lag_ms: float, dt_ms: float) -> int:
+    """Lags ``0 .. max_lag_ms`` (the same count as :meth:`strflow.models.STRFSettings.n_lags`)."""
+    return int(round(float(max_lag_ms) / dt_ms)) + 1
+
+
+def causal_conv1d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None, groups: int = 1) -> torch.Tensor:
+    """Conv1d with ``kernel - 1`` zeros on the left: output bin t sees inputs ``t-k+1 .. t``."""
+    return F.conv1d(F.pad(x, (weight.shape[-1] - 1, 0)), weight, bias, groups=groups)
+
+
+def _bounded(raw: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
+    """Map an unconstrained parameter into ``[lo, hi]`` on a log scale."""
+    return torch.exp(math.log(lo) + (math.log(hi) - math.log(lo)) * torch.sigmoid(raw))
+
+
+def exp_kernel(tau_bins: torch.Tensor, length: int) -> torch.Tensor:
+    """``(C, 1, length)`` causal kernels of the leaky integrator ``h = a h[-1] + (1-a) u``,
+    in conv1d order (last tap = lag 0)."""
+    a = torch.exp(-1.0 / tau_bins)[:, None]
+    lags = torch.arange(length - 1, -1, -1, dtype=tau_bins.dtype, device=tau_bins.device)[None]
+    return ((1 - a) * a**lags)[:, None, :]
+
+
+class AdapTrans(nn.Module):
+    """Per-band adaptation front end: ``x_f - w_f * EMA_{tau_f}(x_f)``."""
+
+    def __init__(self, n_bands: int, dt_ms: float, tau_ms=(10.0, 500.0)) -> None:
+        super().__init__()
+        self.lo, self.hi = float(tau_ms[0]) / dt_ms, float(tau_ms[1]) / dt_ms
+        self.tau_raw = nn.Parameter(torch.zeros(n_bands))
+        self.w = nn.Parameter(torch.zeros(n_bands))
+        self.length = int(math.ceil(5 * self.hi))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        k = exp_kernel(_bounded(self.tau_raw, self.lo, self.hi), self.length)
+        return x - self.w[None, :, None] * causal_conv1d(x, k, groups=x.shape[1])
+
+
+LN_LR_SCALE = 10.0  # learning-rate multiplier of the LN sigmoid's parameters
+
+
+class Linear(nn.Module):
+    def __init__(self, n_bands: int, n_neurons: int, n_lags: int) -> None:
+        super().__init__()
+        # zero start: the fit is the convex least-squares problem the ridge solves in
+        # closed form, and every neuron's parameters start independent of the others
+        self.weight = nn.Parameter(torch.zeros(n_neurons, n_bands, n_lags))
+        self.bias = nn.Parameter(torch.zeros(n_neurons))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return causal_conv1d(x, self.weight, self.bias)
+
+    def strf(self) -> torch.Tensor:
+        """``(N, F, L)`` weights with lag 0 in column 0 (the ridge's layout)."""
+        return self.weight.flip(-1)
+
+
+class LN(Linear):
+    """Linear + per-neuron sigmoid ``a + b * sigmoid((u - c) / d)``, ``d > 0``."""
+
+    def __init__(self, n_bands: int, n_neurons: int, n_lags: int) -> None:
+        super().__init__(n_bands, n_neurons, n_lags)
+        # start near the identity around u = 0 over the response range: a=-2, b=4, c=0, d=1
+        # (slope b/(4d) = 1 at c)
+        self.a = nn.Parameter(torch.full((n_neurons,), -2.0))
+        self.b = nn.Parameter(torch.full((n_neurons,), 4.0))
+        self.c = nn.Parameter(torch.zeros(n_neurons))
+        self.log_d = nn.Parameter(torch.zeros(n_neurons))
+        for p in (self.a, self.b, self.c, self.log_d):
+            # four numbers per neuron that must travel far from the identity start: Adam's
+            # per-step bound (lr) would otherwise hold them back while the weights converge
+            p.lr_scale = LN_LR_SCALE
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        u = super().forward(x)
+        d = torch.exp(self.log_d)[None, :, None]
+        return self.a[None, :, None] + self.b[None, :, None] * torch.sigmoid((u - self.c[None, :, None]) / d)
+
+
+class NRF(nn.Module):
+    def __init__(self, n_bands: int, n_neurons: int, n_lags: int, n_hidden: int = 20) -> None:
+        super().__init__()
+        self.hidden = nn.Conv1d(n_bands, n_hidden, n_lags)
+        self.readout = nn.Conv1d(n_hidden, n_neurons, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = torch.sigmoid(causal_conv1d(x, self.hidden.weight, self.hidden.bias))
+        return self.readout(h)
+
+
+class DNet(nn.Module):
+    def __init__(self, n_bands: int, n_neurons: int, n_lags: int, n_hidden: int = 20, tau_ms=(5.0, 200.0),
+                 dt_ms: float = 5.0) -> None:
+        super().__init__()
+        self.hidden = nn.Conv1d(n_bands, n_hidden, n_lags)
+        self.lo, self.hi = float(tau_ms[0]) / dt_ms, float(tau_ms[1]) / dt_ms
+        self.tau_raw = nn.Parameter(torch.linspace(-2.0, 2.0, n_hidden))
+        self.length = int(math.ceil(5 * self.hi))
+        self.readout = nn.Conv1d(n_hidden, n_neurons, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        u = causal_conv1d(x, self.hidden.weight, self.hidden.bias)
+        k = exp_kernel(_bounded(self.tau_raw, self.lo, self.hi), self.length)
+        h = torch.sigmoid(causal_conv1d(u, k, groups=u.shape[1]))
+        return self.readout(h)
+
+
+class CNN2D(nn.Module):
+    def __init__(self, n_bands: int, n_neurons: int, kernel_f: int = 6, kernel_t: int = 15, channels: int = 10,
+                 n_hidden: int = 90) -> None:
+        super().__init__()
+        self.kf, self.kt = int(kernel_f), int(kernel_t)
+        self.conv = nn.Conv2d(1, channels, (self.kf, self.kt))
+        self.hidden = nn.Conv1d(channels * n_bands, n_hidden, 1)
+        self.readout = nn.Conv1d(n_hidden, n_neurons, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, f, t = x.shape
+        top = (self.kf - 1) // 2
+        z = F.pad(x[:, None], (self.kt - 1, 0, top, self.kf - 1 - top))  # causal in time, same in frequency
+        z = F.elu(self.conv(z))  # (B, C, F, T)
+        z = F.elu(self.hidden(z.reshape(b, -1, t)))
+        return self.readout(z)
+
+
+class StateNet(nn.Module):
+    def __init__(self, n_bands: int, n_neurons: int, channels: int = 7, kernel: int = 7, hidden: int = 64) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(n_bands, channels, kernel)
+        self.gru = nn.GRU(channels, hidden, batch_first=True)
+        self.readout = nn.Linear(hidden, n_neurons)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = F.elu(causal_conv1d(x, self.conv.weight, self.conv.bias))
+        h, _ = self.gru(z.transpose(1, 2))
+        return self.readout(h).transpose(1, 2)
+
+
+class Model(nn.Module):
+    """An architecture with its optional AdapTrans front end."""
+
+    def __init__(self, front: nn.Module | None, core: nn.Module) -> None:
+        super().__init__()
+        self.front = front
+        self.core = core
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.core(self.front(x) if self.front is not None else x)
+
+
+def build(arch: str, n_bands: int, n_neurons: int, dt_ms: float, options: dict | None = None) -> Model:
+    """A fresh model (parameters drawn from torch's current RNG state)."""
+    o = resolve(arch, options)
+    if arch in ("linear", "ln"):
+        core = (Linear if arch == "linear" else LN)(n_bands, n_neurons, n_lags(o["max_lag_ms"], dt_ms))
+    elif arch == "nrf":
+        core = NRF(n_bands, n_neurons, n_lags(o["max_lag_ms"], dt_ms), int(o["n_hidden"]))
+    elif arch == "dnet":
+        core = DNet(n_bands, n_neurons, n_lags(o["max_lag_ms"], dt_ms), int(o["n_hidden"]), o["tau_ms"], dt_ms)
+    elif arch == "cnn2d":
+        core = CNN2D(n_bands, n_neurons, o["kernel_f"], o["kernel_t"], int(o["channels"]), int(o["n_hidden"]))
+    else:
+        core = StateNet(n_bands, n_neurons, int(o["channels"]), int(o["kernel"]), int(o["hidden"]))
+    front = AdapTrans(n_bands, dt_ms, o["adapt_tau_ms"]) if o["adaptrans"] else None
+    return Model(front, core)
+
+
+def n_params(model: nn.Module) -> int:
+    return int(sum(p.numel() for p in model.parameters()))

@@ -1,0 +1,185 @@
+"""Encoding-model zoo and trainer (issue 12): causality, masking, determinism, resume,
+load/save, on small hand-built data (Poisson counts of known linear-threshold units)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from strflow.nn import zoo
+from strflow.nn.api import EncodingModel, fit_data, load_model
+from strflow.nn.data import build_clips
+from strflow.nn.trainer import TrainingInterrupted, masked_mse
+
+torch.set_num_threads(1)  # the CI machine has 2 shared cores; 2 threads spin on a busy one
+DT = 5.0
+VARIANTS = [(a, {}) for a in zoo.ARCHITECTURES] + [("nrf", {"adaptrans": True}), ("cnn2d", {"adaptrans": True})]
+
+
+def _clips(n_stims=10, n_neurons=4, n_bands=8, n_lags=6, seed=0, heard=None, roles=None):
+    """Clips of random length; neuron n is a rectified linear filter + Poisson noise (8 trials)."""
+    rng = np.random.default_rng(seed)
+    specs = [rng.gamma(2.0, 1.0, (n_bands, int(rng.integers(80, 120)))) for _ in range(n_stims)]
+    w = rng.standard_normal((n_neurons, n_bands, n_lags)) * 0.15
+    blocks = []
+    for s, sp in enumerate(specs):
+        row = []
+        for n in range(n_neurons):
+            t = sp.shape[1]
+            drive = sum(w[n, :, lag] @ np.pad(sp, ((0, 0), (lag, 0)))[:, :t] for lag in range(n_lags))
+            rate = np.maximum(drive - drive.mean() + 0.5, 0.0)
+            row.append(rng.poisson(rate, (8, t)).astype(float) if heard is None or heard[s, n] else None)
+        blocks.append(row)
+    roles = roles or (["train"] * (n_stims - 4) + ["val"] * 2 + ["test"] * 2)
+    return build_clips(specs, blocks, roles, [f"s{i}" for i in range(n_stims)], [f"c{n}" for n in range(n_neurons)], DT)
+
+
+def _randomise(model: torch.nn.Module, seed: int) -> None:
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.3)
+
+
+@pytest.mark.parametrize("arch,options", VARIANTS, ids=lambda v: str(v))
+def test_every_model_is_causal(arch, options):
+    model = zoo.build(arch, 8, 3, DT, dict(options, **({"max_lag_ms": 30} if arch in ("linear", "ln", "nrf") else {})))
+    _randomise(model, 1)
+    model.eval()
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(2, 8, 120, generator=g)
+    t0 = 70
+    changed = x.clone()
+    changed[..., t0 + 1:] = torch.randn(2, 8, 120 - t0 - 1, generator=g) * 5
+    with torch.no_grad():
+        a, b = model(x), model(changed)
+        assert a.shape == (2, 3, 120)
+        # up to t0 nothing changes; at t0 + 1 the perturbation is seen (the model is not blind)
+        np.testing.assert_allclose(a[..., : t0 + 1].numpy(), b[..., : t0 + 1].numpy(), rtol=0, atol=1e-5)
+        assert (a[..., t0 + 1] - b[..., t0 + 1]).abs().max() > 1e-4
+        # a change at bin t0 only reaches bins >= t0 (lagged models see it at once)
+        c = x.clone()
+        c[..., t0] += 3.0
+        d = model(c)
+        np.testing.assert_allclose(a[..., :t0].numpy(), d[..., :t0].numpy(), rtol=0, atol=1e-5)
+
+
+def test_masked_loss_ignores_missing_pairs_and_padding():
+    pred = torch.tensor([[[1.0, 2.0, 3.0], [5.0, 5.0, 5.0]]])
+    y = torch.tensor([[[0.0, 2.0, 0.0], [4.0, 0.0, 0.0]]])
+    mask = torch.tensor([[[True, True, False], [True, False, False]]])
+    per, objective = masked_mse(pred, y, mask)
+    np.testing.assert_allclose(per.numpy(), [(1 + 0) / 2, 1.0])  # by hand
+    assert float(objective) == pytest.approx(1.5)
+
+
+@pytest.mark.parametrize("arch", ["linear", "ln"])
+def test_half_missing_pairs_fit_like_each_neurons_dense_subset(arch):
+    """Half the (stimulus, neuron) pairs are unheard (NaN sentinels): each neuron's
+    fitted parameters equal a fit on the dense data of only the stimuli it heard."""
+    n_s, n_n = 12, 4
+    rng = np.random.default_rng(3)
+    roles = ["train"] * 8 + ["val"] * 2 + ["test"] * 2
+    heard = np.zeros((n_s, n_n), bool)
+    for n in range(n_n):  # half of every role's stimuli, different per neuron
+        for idx in ([0, 1, 2, 3, 4, 5, 6, 7], [8, 9], [10, 11]):
+            heard[rng.permutation(idx)[: len(idx) // 2], n] = True
+    assert heard.mean() == 0.5
+    full = _clips(n_s, n_n, heard=heard, roles=roles, seed=4)
+    settings = dict(epochs=25, patience=0, lr=0.01, batch_clips=0, restore_best=False)
+    opts = dict(max_lag_ms=25)
+    pop = fit_data(full, arch, options=opts, settings=settings, progress=None)
+    w_pop = pop.module.core.weight.detach().numpy()
+    for n in range(n_n):
+        keep = np.flatnonzero(heard[:, n])
+        dense = build_clips([full.x[s, :, : full.lengths[s]].numpy() for s in keep],
+                            [[full.blocks[s][n]] for s in keep], [roles[s] for s in keep],
+                            [full.stim_ids[s] for s in keep], [full.cell_ids[n]], DT,
+                            standardisation=type(full.standardisation).identity(full.n_bands))
+        full_n = fit_data(dense, arch, options=opts, settings=settings, progress=None)
+        np.testing.assert_allclose(full_n.module.core.weight.detach().numpy()[0], w_pop[n], rtol=2e-3, atol=2e-5)
+    # and the NaN sentinels matter: filling the missing pairs with zero responses changes the fit
+    zero = _clips(n_s, n_n, heard=heard, roles=roles, seed=4)
+    zero.mask[:] = torch.arange(zero.x.shape[-1])[None, None, :] < torch.from_numpy(zero.lengths)[:, None, None]
+    filled = fit_data(zero, arch, options=opts, settings=settings, progress=None)
+    assert np.abs(filled.module.core.weight.detach().numpy() - w_pop).max() > 1e-2
+
+
+def test_same_seed_same_metrics_other_seed_differs():
+    data = _clips(seed=5)
+    settings = dict(epochs=6, patience=0, lr=0.01, batch_clips=2)
+    runs = [fit_data(data, "nrf", options=dict(max_lag_ms=25, n_hidden=4), settings=dict(settings, seed=s), progress=None)
+            for s in (0, 0, 1)]
+    assert runs[0].metrics == runs[1].metrics
+    assert [r["val_loss"] for r in runs[0].training_log] == [r["val_loss"] for r in runs[1].training_log]
+    assert runs[0].metrics != runs[2].metrics
+
+
+def test_killed_training_resumes_from_its_checkpoint(tmp_path):
+    data = _clips(seed=6)
+    kw = dict(options=dict(max_lag_ms=25, n_hidden=4), settings=dict(epochs=8, patience=0, lr=0.01, batch_clips=2),
+              progress=None)
+    ckpt = tmp_path / "seed0.checkpoint.pt"
+    with pytest.raises(TrainingInterrupted):
+        fit_data(data, "nrf", checkpoint=ckpt, stop_after=3, **kw)
+    assert ckpt.is_file()
+    resumed = fit_data(data, "nrf", checkpoint=ckpt, **kw)
+    assert resumed.info["resumed_from"] == 3
+    assert [r["epoch"] for r in resumed.training_log] == list(range(1, 9))
+    straight = fit_data(data, "nrf", **kw)
+    # continuing from the checkpoint is exactly the uninterrupted run
+    assert resumed.metrics == straight.metrics
+    assert [r["train_loss"] for r in resumed.training_log] == [r["train_loss"] for r in straight.training_log]
+    # a checkpoint of other settings is not resumed from
+    other = fit_data(data, "nrf", checkpoint=ckpt, **dict(kw, settings=dict(kw["settings"], lr=0.02)))
+    assert other.info["resumed_from"] == 0
+
+
+def test_saved_model_loads_and_predicts_like_the_trained_one(tmp_path):
+    data = _clips(seed=7)
+    em = fit_data(data, "statenet", options=dict(channels=3, hidden=8, adaptrans=True),
+                  settings=dict(epochs=2, patience=0, lr=0.01), progress=None)
+    em.save(tmp_path / "m")
+    back = load_model(tmp_path / "m")
+    assert isinstance(back, EncodingModel) and back.cell_ids == data.cell_ids and back.arch == "statenet"
+    s = data.index("test")[0]
+    spec = data.x[s, :, : data.lengths[s]].numpy() * data.standardisation.std[:, None] + data.standardisation.mean[:, None]
+    p = back.predict(spec)
+    assert p.shape == (data.n_neurons, data.lengths[s])
+    np.testing.assert_allclose(p, em.test_predictions[data.stim_ids[s]], rtol=1e-4, atol=1e-5)
+    # the test metrics are the ridge fits' metric code on the same predictions
+    from strflow.metrics import ccnorm_across_stimuli
+
+    test = data.index("test")
+    n = 1
+    cc = ccnorm_across_stimuli([em.test_predictions[data.stim_ids[t]][n] for t in test], [data.blocks[t][n] for t in test])
+    assert em.metrics[n]["ccnorm"] == pytest.approx(cc.ccnorm.value)
+
+
+def test_unknown_option_and_missing_split_are_clear_errors():
+    with pytest.raises(ValueError, match="unknown option"):
+        zoo.build("nrf", 8, 2, DT, {"n_hiden": 3})
+    data = _clips(roles=["train"] * 8 + ["test"] * 2)
+    with pytest.raises(ValueError, match="validation"):
+        fit_data(data, "linear", settings=dict(epochs=1), progress=None)
+
+
+def test_models_config_merges_per_dataset_and_rejects_unknown_options():
+    from strflow.nn.steps import model_settings
+
+    config = {"models": {"seeds": 2, "train": {"epochs": 50, "lr": 0.01}, "zoo": {"nrf": {"n_hidden": 8}}},
+              "datasets": {"a": {"models": {"train": {"epochs": 5}, "zoo": {"nrf": {"max_lag_ms": 50},
+                                                                             "mine": {"arch": "ln", "train": {"lr": 0.1}}},
+                                            "run": ["nrf", "mine"]}},
+                           "b": {}}}
+    a, b = model_settings(config, "a"), model_settings(config, "b")
+    assert a["seeds"] == b["seeds"] == 2 and a["device"] == "auto"
+    assert a["zoo"]["nrf"]["options"]["n_hidden"] == 8 and a["zoo"]["nrf"]["options"]["max_lag_ms"] == 50
+    assert b["zoo"]["nrf"]["options"]["max_lag_ms"] == 200.0
+    assert a["zoo"]["nrf"]["train"] == {"epochs": 5, "lr": 0.01}
+    assert a["zoo"]["mine"] == {"arch": "ln", "options": zoo.resolve("ln", {}), "train": {"epochs": 5, "lr": 0.1}}
+    assert set(b["zoo"]) >= {"linear", "ln", "nrf", "dnet", "cnn2d", "statenet"}
+    config["datasets"]["b"]["models"] = {"zoo": {"cnn2d": {"kernel": 3}}}
+    with pytest.raises(ValueError, match="dataset 'b': models.zoo.cnn2d: .*unknown option"):
+        model_settings(config, "b")
