@@ -21,6 +21,22 @@ def real_data_dir() -> Path | None:
     return Path(value) if value else None
 
 
+def run_snakemake(workdir: Path, *args: str, configfiles=(), check: bool = True, timeout: int = 900):
+    """The repository's workflow in ``workdir`` on 2 cores; targets before ``--configfile``
+    (which takes a list and would swallow them).  Raises with the log tail on failure."""
+    import subprocess
+    import sys
+
+    cmd = [str(Path(sys.executable).parent / "snakemake"), *args, "-s", str(REPO / "Snakefile"), "-d", str(workdir),
+           "--cores", "2"]
+    for c in configfiles:
+        cmd += ["--configfile", str(c)]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if check and out.returncode != 0:
+        raise AssertionError(f"snakemake failed:\n{out.stdout[-3000:]}\n{out.stderr[-6000:]}")
+    return out
+
+
 def job_counts(output: str) -> dict[str, int]:
     """Jobs per rule from Snakemake's "Job stats:" table (stdout + stderr of a run)."""
     lines = output.split("Job stats:", 1)[1].splitlines()[3:] if "Job stats:" in output else []

@@ -8,10 +8,7 @@ intact copy.  Config typos stop before any job with the valid choices.
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import h5py
@@ -20,26 +17,19 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from conftest import job_counts
+from conftest import job_counts, run_snakemake
 from strflow.spectrogram import SpectrogramParams
 from strflow.synthetic import SyntheticSpec, generate_animal
 
 pytestmark = pytest.mark.workflow
 REPO = Path(__file__).resolve().parents[1]
-SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 BIRDS = ("AaaBbb0001M", "CccDdd0002F")
 SPEC = SyntheticSpec(seed=3, animals=BIRDS, n_stims=6, stims_per_animal=5, units_per_animal=6, n_trials=3)
 TARGETS = ("results/fc/tables/neurons.parquet", "results/fc/tables/coverage.parquet", "results/fc/spectrograms.h5")
 
 
-def smk(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    # targets before --configfile, which takes a list and would swallow them
-    cmd = [str(SNAKEMAKE), *args, "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--cores", "2",
-           "--configfile", str(workdir / "fc.yaml")]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-    if check and out.returncode != 0:
-        raise AssertionError(f"snakemake failed:\n{out.stdout[-3000:]}\n{out.stderr[-6000:]}")
-    return out
+def smk(workdir: Path, *args: str, check: bool = True):
+    return run_snakemake(workdir, *args, configfiles=[workdir / "fc.yaml"], check=check)
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 import strflow
-from conftest import job_counts
+from conftest import job_counts, run_snakemake
 
 pytestmark = pytest.mark.workflow
 REPO = Path(__file__).resolve().parents[1]
@@ -33,15 +33,7 @@ ANIMALS = DEMO["synthetic"]["animals"]
 DT = yaml.safe_load((REPO / "config.yaml").read_text())["processing"]["dt_ms"]
 
 
-def smk(workdir: Path, *args: str, configfiles=(), check=True) -> subprocess.CompletedProcess:
-    # targets first: --configfile takes a list and would swallow them
-    cmd = [str(SNAKEMAKE), *args, "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--cores", "2"]
-    for c in configfiles:
-        cmd += ["--configfile", str(c)]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-    if check and out.returncode != 0:
-        raise AssertionError(f"snakemake failed:\n{out.stdout[-3000:]}\n{out.stderr[-6000:]}")
-    return out
+smk = run_snakemake
 
 
 @pytest.fixture(scope="module")

@@ -93,7 +93,9 @@ class STRFSettings:
         return asdict(self)
 
     def n_lags(self, dt_ms: float) -> int:
-        return int(round(self.max_lag_ms / dt_ms)) + 1
+        from strflow.timegrid import n_lags
+
+        return n_lags(self.max_lag_ms, dt_ms)
 
 
 def make_split(stim_meta: list[dict], fmt: str, settings: STRFSettings) -> dict[str, str]:

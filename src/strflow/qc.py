@@ -192,7 +192,7 @@ def summary_text(ds: NeuralDataset) -> tuple[list[str], list[str]]:
 def page_summary(ds: NeuralDataset):
     fig = plt.figure(figsize=PAGE)
     masks = ds.nrn_masks.numpy()
-    noun, nouns = group_noun(ds), group_noun(ds, plural=True)
+    noun = group_noun(ds)
     groups = list(dict.fromkeys(m["animal_id"] for m in ds.nrn_meta))
     left, right = summary_text(ds)
     fig.text(0.02, 0.98, "\n".join(left), va="top", ha="left", family="monospace", fontsize=8)

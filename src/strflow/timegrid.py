@@ -76,3 +76,9 @@ def resample_to_grid(wave, sr: float, dt_ms: float) -> tuple[np.ndarray, float, 
         wave = librosa.resample(wave, orig_sr=sr, target_sr=rate, res_type="soxr_hq")
     return wave, rate, hop_samples(sr, dt_ms), n
 
+
+def n_lags(max_lag_ms: float, dt_ms: float) -> int:
+    """Causal lags ``0 .. max_lag_ms`` inclusive, in bins: the one lag count of every
+    model (ridge STRFs and the neural-network zoo)."""
+    return int(round(float(max_lag_ms) / dt_ms)) + 1
+

@@ -7,7 +7,6 @@ Configuration: the top-level ``models:`` block, deep-merged with a dataset's own
 from __future__ import annotations
 
 import csv
-import json
 import logging
 import os
 from pathlib import Path

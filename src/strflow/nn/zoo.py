@@ -43,9 +43,7 @@ from torch.nn import functional as F
 
 from strflow.nn.spec import ADAPT_DEFAULTS, ARCHITECTURES, DEFAULTS, resolve  # noqa: F401
 
-def n_lags(max_lag_ms: float, dt_ms: float) -> int:
-    """Lags ``0 .. max_lag_ms`` (the same count as :meth:`strflow.models.STRFSettings.n_lags`)."""
-    return int(round(float(max_lag_ms) / dt_ms)) + 1
+from strflow.timegrid import n_lags  # noqa: E402  (lags 0..max_lag_ms, shared with the ridge fits)
 
 
 def causal_conv1d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None, groups: int = 1) -> torch.Tensor:
