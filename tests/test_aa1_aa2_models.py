@@ -242,7 +242,8 @@ def test_quality_ranks_cells_by_reliability(release):
 
 
 METRIC_COLUMNS = ["cell_id", "model", "ccabs", "ccnorm", "ccmax", "test_mse", "penalty", "penalty_at_edge", "cv_r",
-                  "n_train_stims", "n_test_stims", "gt_corr", "reason", "noise_ratio"]
+                  "n_train_stims", "n_test_stims", "gt_corr", "reason", "sp_zscore", "sp_pvalue", "ceiling_reliable",
+                  "flags", "noise_ratio"]
 
 
 def test_strf_models(release):
