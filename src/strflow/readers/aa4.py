@@ -31,7 +31,7 @@ unit or stimulus is recorded in ``skipped`` and the run continues.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -147,10 +147,10 @@ class _Unit:
     """What one unit file contributes; merged into the shard only if the whole file reads."""
 
     neuron: dict | None = None
-    trials: list = None  # (cell_id, stim_id, trial number, spike times)
-    new_stims: dict = None  # stim number -> stimulus row registered by this unit
-    missing_wavs: set = None  # stim numbers whose wav is absent (on_missing_wav: skip)
-    skips: list = None  # SkipLog.add argument tuples
+    trials: list = field(default_factory=list)  # (cell_id, stim_id, trial number, spike times)
+    new_stims: dict = field(default_factory=dict)  # stim number -> stimulus row registered by this unit
+    missing_wavs: set = field(default_factory=set)  # stim numbers whose wav is absent (on_missing_wav: skip)
+    skips: list = field(default_factory=list)  # SkipLog.add argument tuples
 
 
 # A stimulus's recorded duration (stim_duration) and its wav's length are the same fact
@@ -216,7 +216,7 @@ def _read_unit(path: Path, rel: str, raw_root: Path, animal: str, options: AA4Op
     """One unit file, without touching the shard's state (``stims``/``bad_stims`` are read only)."""
     import h5py
 
-    unit = _Unit(trials=[], new_stims={}, missing_wavs=set(), skips=[])
+    unit = _Unit()
     try:
         handle = h5py.File(path, "r", driver="core", backing_store=False)
     except OSError as exc:

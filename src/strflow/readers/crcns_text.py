@@ -47,7 +47,7 @@ from typing import Callable
 import numpy as np
 import pyarrow as pa
 
-from strflow.readers.shard import NEURON_KEY_FIELDS, STIMS_SCHEMA, Shard, SkipLog, TrialsBuilder, check_spike_times
+from strflow.readers.shard import NEURON_KEY_FIELDS, STIMS_SCHEMA, Shard, SkipLog, TrialsBuilder, check_trials
 from strflow.spectrogram import wav_info
 
 log = logging.getLogger(__name__)
@@ -267,8 +267,8 @@ def read_cells(
                 if known is None:
                     known = _stim_row(raw_root, dataset, stim_id, wav_name, stim_type, wav, stim_class, len(stims) + 1)
                     stims[stim_id] = known
-                for line, t in enumerate(trials_ms, start=1):
-                    check_spike_times(t / 1000.0, known["duration_s"], f"{raw_root / spike_rel}: line {line}")
+                check_trials([t / 1000.0 for t in trials_ms], known["duration_s"],
+                             lambda i: f"{raw_root / spike_rel}: line {i + 1}")
                 if (ci, stim_id) in seen_pairs:
                     # the same sound presented again to the cell (a second block): its trials
                     # continue the first block's numbering

@@ -54,7 +54,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from strflow.readers.shard import NEURON_KEY_FIELDS, STIMS_SCHEMA, Shard, SkipLog, TrialsBuilder, check_spike_times
+from strflow.readers.shard import NEURON_KEY_FIELDS, STIMS_SCHEMA, Shard, SkipLog, TrialsBuilder, check_trials
 from strflow.spectrogram import wav_info
 
 SHARD = "all"
@@ -308,8 +308,7 @@ def _repeat_arrays(mat: dict, file: Path, durations_s: list) -> list[list[np.nda
             if t.ndim > 2 or (t.ndim == 2 and min(t.shape) != 1):
                 raise ValueError(f"{where}.repeats({r + 1}).t: expected a row vector, got shape {t.shape}")
             times.append(t.astype(np.float64).ravel())
-        for r, t in enumerate(times):
-            check_spike_times(t / 1000.0, durations_s[j] or 0.0, f"{where}.repeats({r + 1}).t")
+        check_trials([t / 1000.0 for t in times], durations_s[j] or 0.0, lambda r: f"{where}.repeats({r + 1}).t")
         _cross_check_spikes(sets[j], times, where)
         out.append(times)
     return out
