@@ -1,83 +1,19 @@
-"""Shared fixtures.  The hand-built AA4 folder is written with h5py and soundfile
-directly (not with strflow's generator) so reader tests are independent of it."""
+"""Shared fixtures (plain helpers and constants are in tests/helpers/).  The hand-built
+raw folders are written with h5py, scipy.io, soundfile and plain text directly (not with
+strflow's generator) so reader tests are independent of it."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pytest
-import soundfile as sf
 
-REPO = Path(__file__).resolve().parents[1]
-SR = 24414
-
-
-def real_data_dir() -> Path | None:
-    """$STRFLOW_REAL_DATA if set (then the data must be there), else None (tests skip)."""
-    value = os.environ.get("STRFLOW_REAL_DATA")
-    return Path(value) if value else None
-
-
-def run_snakemake(workdir: Path, *args: str, configfiles=(), check: bool = True, timeout: int = 900):
-    """The repository's workflow in ``workdir`` on 2 cores; targets before ``--configfile``
-    (which takes a list and would swallow them).  Raises with the log tail on failure."""
-    import subprocess
-    import sys
-
-    cmd = [str(Path(sys.executable).parent / "snakemake"), *args, "-s", str(REPO / "Snakefile"), "-d", str(workdir),
-           "--cores", "2"]
-    for c in configfiles:
-        cmd += ["--configfile", str(c)]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    if check and out.returncode != 0:
-        raise AssertionError(f"snakemake failed:\n{out.stdout[-3000:]}\n{out.stderr[-6000:]}")
-    return out
-
-
-def job_counts(output: str) -> dict[str, int]:
-    """Jobs per rule from Snakemake's "Job stats:" table (stdout + stderr of a run)."""
-    lines = output.split("Job stats:", 1)[1].splitlines()[3:] if "Job stats:" in output else []
-    counts = {}
-    for line in lines:
-        parts = line.split()
-        if len(parts) != 2 or not parts[1].isdigit():
-            break
-        counts[parts[0]] = int(parts[1])
-    return counts
-
-
-def write_wav(path: Path, seconds: float, freq: float = 1000.0, sr: int = SR) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    t = np.arange(int(round(seconds * sr))) / sr
-    sf.write(path, 0.3 * np.sin(2 * np.pi * freq * t), sr, subtype="PCM_16")
-
-
-def write_unit(path: Path, attrs: dict, stims: dict, extra_groups: bool = False) -> None:
-    """stims: {class_group: {stim_number: (attrs, {trial_name: spike_times or -999})}}"""
-    with h5py.File(path, "w") as f:
-        for k, v in attrs.items():
-            f.attrs[k] = v
-        if extra_groups:
-            f.create_group("class_info").attrs["note"] = "metadata"
-            f.create_group("extra_info").create_dataset("x", data=np.arange(3))
-        for cls, members in stims.items():
-            g = f.create_group(cls)
-            for number, (sattrs, trials) in members.items():
-                sg = g.create_group(str(number))
-                for k, v in sattrs.items():
-                    sg.attrs[k] = v
-                for name, times in trials.items():
-                    tg = sg.create_group(str(name))
-                    tg.create_dataset("spike_times", data=np.float64(times) if np.isscalar(times) else np.asarray(times, dtype=np.float64))
-                    tg.attrs["bg_rate"] = 1.0
-
-
-STIM_A = dict(stim_type="song", stim_md5="aaaa0000aaaa0000aaaa0000aaaa0000", stim_class="song", stim_duration=0.5)
-STIM_B = dict(stim_type=b"call", stim_md5=b"BBBB1111BBBB1111BBBB1111BBBB1111", stim_class=b"Te", stim_duration=0.3)
-STIM_C = dict(stim_type="mlnoise", stim_md5="cccc2222cccc2222cccc2222cccc2222", stim_class="mlnoise", stim_duration=0.4)
+from tests.helpers.aa1_aa2 import build_aa1, build_aa2
+from tests.helpers.aa4 import STIM_A, STIM_B, STIM_C, write_unit, write_wav
+from tests.helpers.crcns_server import start_server, stop_server
+from tests.helpers.ns1 import build_ns1
+from tests.helpers.results import TinyResults, build_tiny_results
 
 
 @pytest.fixture
@@ -133,3 +69,36 @@ def aa4_raw(tmp_path) -> Path:
         {"Song1": {7: (STIM_A, {"1": [0.0, 0.25], "2": [0.4999]})}},
     )
     return root
+
+
+@pytest.fixture
+def aa1_raw(tmp_path) -> Path:
+    """A small AA1 release (tests/helpers/aa1_aa2.py)."""
+    return build_aa1(tmp_path / "aa1")
+
+
+@pytest.fixture
+def aa2_raw(tmp_path) -> Path:
+    """A small AA2 release (tests/helpers/aa1_aa2.py)."""
+    return build_aa2(tmp_path / "aa2")
+
+
+@pytest.fixture
+def ns1_raw(tmp_path) -> Path:
+    """A small NS1-format release: four listed units, one absent (tests/helpers/ns1.py)."""
+    return build_ns1(tmp_path / "ns1")
+
+
+@pytest.fixture
+def server():
+    """The fake CRCNS/NERSC/OSF server (tests/helpers/crcns_server.py), fresh state; ``.base`` is its URL."""
+    httpd = start_server()
+    yield httpd
+    stop_server(httpd)
+
+
+@pytest.fixture
+def tiny_results(tmp_path) -> TinyResults:
+    """A hand-built processed dataset folder: 2 birds, 4 neurons, 3 stimuli, 7 heard pairs
+    (tests/helpers/results.py)."""
+    return build_tiny_results(tmp_path / "results" / "tiny")

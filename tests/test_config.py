@@ -1,14 +1,14 @@
 """Dataset settings: per-dataset processing overrides and the pre-stimulus window."""
 
 import copy
-from pathlib import Path
 
 import pytest
 import yaml
 
 from strflow.config import dataset_settings, pre_stim_bins
+from tests.helpers import REPO
 
-REPO = Path(__file__).resolve().parents[1]
+
 CONFIG = yaml.safe_load((REPO / "config.yaml").read_text())
 
 

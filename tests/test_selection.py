@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pyarrow as pa
 import pytest
 import yaml
@@ -11,8 +9,9 @@ import yaml
 from strflow.config import dataset_settings
 from strflow.readers import neuron_columns
 from strflow.selection import FilterError, check, validate
+from tests.helpers import REPO
 
-REPO = Path(__file__).resolve().parents[1]
+
 NS1 = neuron_columns("ns1")
 
 
