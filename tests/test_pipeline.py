@@ -1,6 +1,6 @@
 """The chain of steps (no Snakemake) on the hand-built AA4 fixture, then the dataset API.
 
-Expected values are worked out by hand from conftest.aa4_raw (dt = 5 ms):
+Expected values are worked out by hand from the fixture aa4_raw (tests/conftest.py) (dt = 5 ms):
 stimulus A is 12207 samples at 24414 Hz (500 ms) = 100 bins, B 7324 samples
 (299.99 ms) = 59 whole bins, C 9766 samples (400.02 ms) = 80 bins.
 """

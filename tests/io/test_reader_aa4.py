@@ -1,4 +1,4 @@
-"""The AA4 reader against the hand-built fixture of conftest.aa4_raw."""
+"""The AA4 reader against the hand-built fixture ``aa4_raw`` of tests/conftest.py."""
 
 import h5py
 import numpy as np

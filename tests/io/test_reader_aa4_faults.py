@@ -2,7 +2,7 @@
 error names the file (and stimulus/trial where there is one), ``on_unreadable: skip``
 records every unreadable unit instead, and nothing of a bad file reaches the tables.
 
-Built on the hand-made fixture of ``conftest.aa4_raw``; bird AaaBbb0001M keeps three
+Built on the hand-made fixture ``aa4_raw`` of tests/conftest.py; bird AaaBbb0001M keeps three
 units (e17, e3, e6) and skips the noise unit e5.
 """
 

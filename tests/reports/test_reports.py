@@ -5,7 +5,7 @@ table's integer column and the ``snakemake --report`` configuration.
 Fast: hand-built metric rows, neuron tables, spectrograms and small stand-in datasets
 (only the attributes a page reads); the figures are inspected as matplotlib objects.
 The workflow side (STRF pages in ``snakemake --report``) is checked in
-``tests/test_models.py::test_strf_chain_on_demo``.
+``tests/strf/test_models.py::test_strf_chain_on_demo``.
 """
 
 from __future__ import annotations

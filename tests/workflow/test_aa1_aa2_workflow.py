@@ -1,4 +1,4 @@
-"""AA1 and AA2 layouts (hand-built fixtures of test_reader_aa1_aa2) through the whole
+"""AA1 and AA2 layouts (the hand-built fixtures aa1_raw/aa2_raw of tests/helpers/aa1_aa2.py) through the whole
 chain to qc.pdf with source: local; the coverage table is checked against counts made
 here directly from the spike files."""
 

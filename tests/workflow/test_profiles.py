@@ -1,6 +1,6 @@
 """The Snakemake profiles: portable defaults vs the SLURM profile, and local rules.
 
-The SLURM profile is run for real in tests/test_slurm.py (when a cluster is available);
+The SLURM profile is run for real in tests/workflow/test_slurm.py (when a cluster is available);
 these checks hold everywhere.
 """
 

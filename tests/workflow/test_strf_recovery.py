@@ -7,7 +7,7 @@ is the kernel applied to the spectrogram wherever it is positive, so the best li
 STRF is the kernel itself and recovery is limited only by data and noise.  (With the
 demo's exponential nonlinearity even a noiseless fit stays near 0.8: the best linear
 approximation of an LNP on natural-like stimuli is not proportional to its kernel;
-tests/test_synthetic.py measures that.)
+tests/synthetic/test_synthetic.py measures that.)
 """
 
 from __future__ import annotations
