@@ -14,7 +14,7 @@ import soundfile as sf
 from strflow.readers.aa1 import read_aa1
 from strflow.readers.aa2 import read_aa2
 from strflow.readers.crcns_text import NEURONS_SCHEMA, TextOptions, parse_cell_name, parse_spike_text
-from strflow.readers.shard import STIMS_SCHEMA, TRIALS_SCHEMA
+from strflow.store.tables import STIMS_SCHEMA, TRIALS_SCHEMA
 
 SR = 32000
 C1 = "058767E725C83836F405A97FD7D1E751"  # conspecific, 0.5 s

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from strflow.binning import PairBlocks
+from strflow.store.blocks import PairBlocks
 from strflow.smoothing import hanning_kernel, kernel_length, smooth_blocks
 
 

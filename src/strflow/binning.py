@@ -20,25 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from strflow import timegrid
+from strflow.store.blocks import PairBlocks
 
 
-@dataclass
-class PairBlocks:
-    """Contiguous ragged (stim, neuron) response blocks."""
-
-    stim_id: np.ndarray  # (P,) object/str
-    cell_id: np.ndarray  # (P,)
-    n_trials: np.ndarray  # (P,) int32
-    n_bins: np.ndarray  # (P,) int32
-    offset: np.ndarray  # (P,) int64 start of each block in `data`
-    data: np.ndarray  # (sum n_trials*n_bins,)
-
-    def block(self, p: int) -> np.ndarray:
-        size = int(self.n_trials[p]) * int(self.n_bins[p])
-        return self.data[self.offset[p] : self.offset[p] + size].reshape(self.n_trials[p], self.n_bins[p])
-
-    def __len__(self) -> int:
-        return int(self.stim_id.shape[0])
 
 
 def bin_trials(

@@ -21,7 +21,6 @@ any response.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -32,8 +31,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import torch
 
-from strflow.readers.shard import flat_spikes
-from strflow.store import read_index
+from strflow.store.tables import flat_spikes
+from strflow.store.blocks import open_data, read_index
+from strflow.store.spectrograms import read_spectrograms
 
 _SENTINEL_SHAPE = (1, 1)
 
@@ -91,8 +91,7 @@ class _Responses(Sequence):
                 if s in self._stim_index and c in self._cell_index
             }
             # read pair by pair: memory stays at the chunk cache, whatever the dataset size
-            handle = h5py.File(path, "r", rdcc_nbytes=64 << 20)
-            self._loaded[shard] = (handle["data"], lookup)
+            self._loaded[shard] = (open_data(path, cache_bytes=64 << 20), lookup)
         return self._loaded[shard]
 
     def get(self, s: int, n: int) -> torch.Tensor:
@@ -138,13 +137,10 @@ class NeuralDataset:
             stims = stims.filter(pc.is_in(stims.column("stim_id"), coverage.column("stim_id")))
         self.skipped = pq.read_table(tables / "skipped.parquet").to_pylist()
 
-        with h5py.File(folder / "spectrograms.h5", "r") as f:
-            self.dt = float(f.attrs["dt_ms"])
-            self.spectrogram_params = json.loads(f.attrs["params"])
-            self.freqs_hz = f["freqs_hz"][()]
-            group = f["spectrograms"]
-            stim_ids = [s for s in stims.column("stim_id").to_pylist() if s in group]
-            self.stims = [torch.from_numpy(group[s][()]).unsqueeze(0) for s in stim_ids]
+        specs = read_spectrograms(folder / "spectrograms.h5", stims.column("stim_id").to_pylist())
+        self.dt, self.spectrogram_params, self.freqs_hz = specs.dt_ms, specs.params, specs.freqs_hz
+        stim_ids = list(specs.specs)
+        self.stims = [torch.from_numpy(a).unsqueeze(0) for a in specs.specs.values()]
         keep = set(stim_ids)
         pre = {int(p) for p in stims.column("n_pre_bins").to_pylist()} - {0} if "n_pre_bins" in stims.column_names else set()
         # bins of the pre-stimulus window at the start of every grid (processing.pre_stim_ms)

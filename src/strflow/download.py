@@ -39,6 +39,8 @@ from pathlib import Path, PurePosixPath
 
 import requests
 
+from strflow.store.atomic import atomic_path
+
 log = logging.getLogger(__name__)
 
 __all__ = [
@@ -341,9 +343,8 @@ class Manifest:
             raise DownloadError(f"{file}: not inside the manifest folder {self.root}") from None
 
     def _save(self) -> None:
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(json.dumps(dict(sorted(self.entries.items())), indent=2) + "\n")
-        os.replace(tmp, self.path)
+        with atomic_path(self.path) as tmp:
+            tmp.write_text(json.dumps(dict(sorted(self.entries.items())), indent=2) + "\n")
 
     def record(self, file) -> str:
         digest = sha256_file(file)

@@ -15,33 +15,10 @@ from collections import defaultdict
 import numpy as np
 import pyarrow as pa
 
-from strflow.binning import PairBlocks
 from strflow.metrics import response_quality
+from strflow.store.blocks import PairBlocks
+from strflow.store.tables import BY_STIM_SCHEMA, QUALITY_SCHEMA
 
-QUALITY_SCHEMA = pa.schema(
-    [
-        ("cell_id", pa.string()),
-        ("n_stimuli", pa.int32()),
-        ("signal_power", pa.float64()),
-        ("noise_power", pa.float64()),
-        ("noise_ratio", pa.float64()),
-        ("ccmax_sp", pa.float64()),
-        ("ccmax_split", pa.float64()),
-        ("reason", pa.string()),
-    ]
-)
-BY_STIM_SCHEMA = pa.schema(
-    [
-        ("cell_id", pa.string()),
-        ("stim_id", pa.string()),
-        ("n_trials", pa.int32()),
-        ("n_bins", pa.int32()),
-        ("signal_power", pa.float64()),
-        ("noise_power", pa.float64()),
-        ("ccmax_sp", pa.float64()),
-        ("ccmax_split", pa.float64()),
-    ]
-)
 
 
 def quality_rows(blocks: PairBlocks, cells: list[str]) -> tuple[list[dict], list[dict]]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import correlate1d
 
-from strflow.binning import PairBlocks
+from strflow.store.blocks import PairBlocks
 
 KERNELS = ("normalized", "legacy")
 

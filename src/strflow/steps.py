@@ -7,7 +7,6 @@ an interrupted step never leaves an output that looks complete.
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -64,8 +63,9 @@ def read_shard(fmt: str, raw_dir, shard: str, reading: dict, outputs: dict) -> N
 
 
 def stim_table(shard_stims: list, dt_ms: float, out, pre_bins: int = 0) -> None:
-    from strflow.readers.shard import write_parquet
-    from strflow.tables import build_stim_table, read_tables
+    from strflow.store.tables import write_parquet
+    from strflow.tables import build_stim_table
+    from strflow.store.tables import read_tables
 
     table = build_stim_table(read_tables(shard_stims), dt_ms, pre_bins)
     log.info("%d unique stimuli", table.num_rows)
@@ -73,19 +73,15 @@ def stim_table(shard_stims: list, dt_ms: float, out, pre_bins: int = 0) -> None:
 
 
 def spectrograms(stims_path, raw_dir, dt_ms: float, params: dict, out) -> None:
-    import h5py
-
     from strflow.spectrogram import compute_spectrogram, spectrogram_settings
-    from strflow.store import FORMAT_VERSION
+    from strflow.store.spectrograms import write_spectrograms
     from strflow.waveforms import read_stimulus_audio
 
     sp = spectrogram_settings(params)  # mel (SpectrogramParams) or cochleagram (CochleagramParams)
     stims = pq.read_table(stims_path).to_pylist()
-    out = Path(out)
-    tmp = out.with_name(out.name + ".tmp")
-    freqs = None
-    with h5py.File(tmp, "w") as f:
-        group = f.create_group("spectrograms")
+
+    def computed():
+        freqs = None
         for row in stims:
             if not row["wav"]:
                 continue
@@ -98,12 +94,9 @@ def spectrograms(stims_path, raw_dir, dt_ms: float, params: dict, out) -> None:
                 freqs = freqs_s
             elif not np.allclose(freqs, freqs_s):
                 raise ValueError(f"{row['wav']}: band centres differ from the first stimulus' (different sample rate?)")
-            group.create_dataset(row["stim_id"], data=spec, compression="gzip", compression_opts=1)
-        f.create_dataset("freqs_hz", data=np.asarray(freqs if freqs is not None else [], dtype=np.float64))
-        f.attrs["dt_ms"] = dt_ms
-        f.attrs["params"] = json.dumps(sp.as_dict())
-        f.attrs["format_version"] = FORMAT_VERSION
-    tmp.replace(out)
+            yield row["stim_id"], spec, freqs_s
+
+    write_spectrograms(out, computed(), dt_ms, sp.as_dict())
     log.info("%d spectrograms written to %s", len(stims), out)
 
 
@@ -131,8 +124,8 @@ STREAM_BINS = 1 << 22
 def bin_shard(trials_path, neurons_path, stims_path, dt_ms: float, out_h5, out_coverage) -> None:
     """Count spikes per bin for every trial of a shard, streaming bounded pieces to disk."""
     from strflow.binning import plan_pairs, summary_from_trials, trial_totals
-    from strflow.readers.shard import flat_spikes, write_parquet
-    from strflow.store import BlockWriter
+    from strflow.store.tables import flat_spikes, write_parquet
+    from strflow.store.blocks import BlockWriter
     from strflow.tables import coverage_table
 
     trials = pq.read_table(trials_path)
@@ -169,10 +162,8 @@ def bin_shard(trials_path, neurons_path, stims_path, dt_ms: float, out_h5, out_c
 
 def smooth_shard(binned_path, smoothing: dict, out) -> None:
     """Smooth every trial of a shard, streaming runs of equal-length trials."""
-    import h5py
-
     from strflow.smoothing import equal_length_runs, hanning_kernel, smooth_rows
-    from strflow.store import BlockWriter, read_index
+    from strflow.store.blocks import BlockWriter, open_data, read_index
 
     index, attrs = read_index(binned_path)
     dt_ms = float(attrs["dt_ms"])
@@ -186,10 +177,13 @@ def smooth_shard(binned_path, smoothing: dict, out) -> None:
         smoothing=dict(smoothing),
         kernel=kernel.tolist(),
     )
-    with h5py.File(binned_path, "r") as src, BlockWriter(out, index, total, np.float32, out_attrs) as writer:
-        data = src["data"]
-        for start, rows, t in equal_length_runs(index, STREAM_BINS):
-            writer.write(start, smooth_rows(data[start : start + rows * t].reshape(rows, t), kernel).ravel())
+    data = open_data(binned_path)
+    try:
+        with BlockWriter(out, index, total, np.float32, out_attrs) as writer:
+            for start, rows, t in equal_length_runs(index, STREAM_BINS):
+                writer.write(start, smooth_rows(data[start : start + rows * t].reshape(rows, t), kernel).ravel())
+    finally:
+        data.file.close()
     log.info("smoothed %d pairs with a %d-tap %s Hanning kernel", len(index), kernel.size, smoothing["kernel"])
 
 
@@ -201,9 +195,10 @@ def gather_tables(neurons: list, skipped: list, coverage: list, outputs: dict, n
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from strflow.readers.shard import SKIPPED_SCHEMA, write_parquet
+    from strflow.store.tables import SKIPPED_SCHEMA, write_parquet
     from strflow.selection import check, validate
-    from strflow.tables import check_unique, read_tables
+    from strflow.tables import check_unique
+    from strflow.store.tables import read_tables
 
     table = pa.concat_tables(read_tables(neurons), promote_options="permissive")
     check_unique(table, "cell_id", "neuron")
@@ -248,8 +243,8 @@ def no_neurons_message(n_read: int, skips, neuron_filter: dict | None) -> str:
 
 def quality(binned: list, neurons_path, out, out_by_stim) -> None:
     from strflow.quality import quality_rows, tables
-    from strflow.readers.shard import write_parquet
-    from strflow.store import read_blocks
+    from strflow.store.tables import write_parquet
+    from strflow.store.blocks import read_blocks
 
     neurons = pq.read_table(neurons_path, columns=["cell_id", "shard"]).to_pylist()
     rows, pairs = [], []
@@ -283,12 +278,12 @@ def _ground_truth_strfs(paths: list) -> dict:
 
 def strf_fit_chunk(dataset_dir, fmt: str, settings: dict, chunk: int, ground_truth: list, out_h5, out_table) -> None:
     """Fit the linear and LN STRFs of one chunk of the dataset's neurons."""
-    import h5py
     import pyarrow as pa
 
     from strflow.dataset import NeuralDataset
     from strflow.models import STRFSettings, fit_cells, make_split
-    from strflow.readers.shard import write_parquet
+    from strflow.store.fits import write_chunk_fits
+    from strflow.store.tables import write_parquet
 
     st = STRFSettings.from_config(settings)
     ds = NeuralDataset(dataset_dir)
@@ -297,57 +292,18 @@ def strf_fit_chunk(dataset_dir, fmt: str, settings: dict, chunk: int, ground_tru
     log.info("chunk %d/%d: %d neurons; %d training and %d test stimuli", chunk, st.n_chunks, len(cells),
              sum(v == "train" for v in split.values()), sum(v == "test" for v in split.values()))
     fit = fit_cells(ds, cells, split, st, _ground_truth_strfs(ground_truth))
-    out_h5 = Path(out_h5)
-    tmp = out_h5.with_name(out_h5.name + ".tmp")
-    with h5py.File(tmp, "w") as f:
-        f.create_dataset("cell_id", data=np.asarray(fit.cell_ids, dtype=object), dtype=h5py.string_dtype())
-        g = f.create_group("split")
-        g.create_dataset("stim_id", data=np.asarray(list(split), dtype=object), dtype=h5py.string_dtype())
-        g.create_dataset("role", data=np.asarray(list(split.values()), dtype=object), dtype=h5py.string_dtype())
-        for name, model in (("linear", fit.linear), ("ln", fit.ln)):
-            m = f.create_group(name)
-            m.create_dataset("weights", data=model.weights.astype(np.float32), compression="gzip")
-            for key in ("intercepts", "penalties", "penalty_at_edge", "penalty_index", "cv_r_best"):
-                m.create_dataset(key, data=np.asarray(getattr(model, key)))
-            if model.nonlinearity is not None:
-                m.create_dataset("sigmoid_params", data=model.nonlinearity.params)
-        f.create_dataset("penalty_grid", data=fit.linear.penalty_grid)
-        f.create_dataset("standardisation/mean", data=fit.linear.standardisation.mean)
-        f.create_dataset("standardisation/std", data=fit.linear.standardisation.std)
-        f.create_dataset("freqs_hz", data=ds.freqs_hz)
-        f.attrs.update(dt_ms=ds.dt, n_lags=fit.linear.n_lags, settings=json.dumps(st.as_dict()),
-                       model="y = c + sum_{f,l} w[f,l] * z[f, t-l], z = (spectrogram - mean) / std; "
-                             "ln: a + b / (1 + exp(-(y - c) / d))")
-    tmp.replace(out_h5)
+    write_chunk_fits(out_h5, fit.cell_ids, split, {"linear": fit.linear, "ln": fit.ln}, ds.freqs_hz, ds.dt, st.as_dict())
     write_parquet(pa.Table.from_pylist(fit.rows), out_table)
 
 
 def strf_gather(chunks_h5: list, chunk_tables: list, quality_path, out_h5, out_table) -> None:
     """Merge chunk fits into fits.h5 and metrics.parquet (adding each neuron's noise ratio)."""
-    import h5py
     import pyarrow as pa
 
-    from strflow.readers.shard import write_parquet
-    from strflow.tables import read_tables
+    from strflow.store.fits import merge_fits
+    from strflow.store.tables import read_tables, write_parquet
 
-    out_h5 = Path(out_h5)
-    tmp = out_h5.with_name(out_h5.name + ".tmp")
-    with h5py.File(tmp, "w") as out:
-        parts = [h5py.File(p, "r") for p in chunks_h5]
-        try:
-            first = parts[0]
-            for key in ("split/stim_id", "split/role", "penalty_grid", "standardisation/mean", "standardisation/std", "freqs_hz"):
-                first.copy(first[key], out, name=key)
-            out.attrs.update(dict(first.attrs))
-            per_neuron = ["cell_id"] + [f"{m}/{k}" for m in ("linear", "ln") for k in first[m].keys()]
-            for key in per_neuron:
-                data = np.concatenate([p[key][()] for p in parts])
-                kw = dict(compression="gzip") if data.ndim > 1 else {}
-                out.create_dataset(key, data=data, dtype=h5py.string_dtype() if key == "cell_id" else None, **kw)
-        finally:
-            for p in parts:
-                p.close()
-    tmp.replace(out_h5)
+    merge_fits(chunks_h5, out_h5)
     table = pa.concat_tables(read_tables(chunk_tables))
     nr = dict(zip(*(pq.read_table(quality_path, columns=["cell_id", "noise_ratio"]).to_pydict().values())))
     table = table.append_column("noise_ratio", pa.array([nr.get(c, float("nan")) for c in table.column("cell_id").to_pylist()], pa.float64()))
@@ -409,19 +365,14 @@ def assemble_osf_raw(downloads: dict, out) -> None:
     import shutil
 
     from strflow.download import safe_extract
+    from strflow.store.atomic import atomic_path
 
-    out = Path(out)
     for path in downloads.values():
         verify_recorded(path)
-    tmp = out.with_name(out.name + ".assembling")
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
+    with atomic_path(out, suffix=".assembling") as tmp:
         safe_extract(Path(downloads["spikesandwav.zip"]), tmp)
         for name in ("MetadataSHEnCneurons.mat", "ReadMe.rtf"):
             shutil.copyfile(downloads[name], tmp / name)
-        tmp.rename(out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     log.info("NS1 release assembled in %s", out)
 
 
@@ -435,14 +386,10 @@ def assemble_release(fmt: str, archives: dict, out) -> None:
     """Raw folder of a CRCNS text release: every archive verified, safely extracted and
     merged in a temporary folder (AA2's three tarballs wrap ``crcns/aa2/``; a single
     wrapping folder of the AA1 zip is dropped), then renamed into place."""
-    import shutil
-
     from strflow.download import safe_extract
+    from strflow.store.atomic import atomic_path
 
-    out = Path(out)
-    tmp = out.with_name(out.name + ".assembling")
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
+    with atomic_path(out, suffix=".assembling") as tmp:
         tmp.mkdir(parents=True)
         for name, strip in CRCNS_RELEASE_FILES[fmt].items():
             path = Path(archives[name])
@@ -454,7 +401,4 @@ def assemble_release(fmt: str, archives: dict, out) -> None:
             for child in list(inner.iterdir()):
                 child.rename(tmp / child.name)
             inner.rmdir()
-        tmp.rename(out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     log.info("%s release assembled in %s", fmt.upper(), out)

@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-import h5py
 import matplotlib
 
 matplotlib.use("Agg")
@@ -25,6 +24,7 @@ import pyarrow.parquet as pq  # noqa: E402
 from strflow.dataset import NeuralDataset  # noqa: E402
 from strflow.figures import freq_ticks, integer_axis, save_pages, stim_label  # noqa: E402
 from strflow.models import MIN_CEILING_STIMS, MIN_SP_ZSCORE  # noqa: E402
+from strflow.store.fits import read_fits  # noqa: E402
 from strflow.strf import Standardisation, predict_segments, strf_to_weights  # noqa: E402
 
 PAGE = (11.0, 8.5)
@@ -140,9 +140,9 @@ def _example_title(role: str, cell: str, rows: list[dict]) -> str:
 
 def page_strfs(f, picks, ids, rows, reliable: bool = True):
     fig, axes = plt.subplots(1, max(len(picks), 1), figsize=PAGE, squeeze=False)
-    freqs, dt, n_lags = f["freqs_hz"][()], float(f.attrs["dt_ms"]), int(f.attrs["n_lags"])
+    freqs, dt, n_lags = f.freqs_hz, f.dt_ms, f.n_lags
     for ax, (role, cell) in zip(axes[0], picks):
-        w = f["linear/weights"][ids.index(cell)] * _rate(dt)
+        w = f.models["linear"]["weights"][ids.index(cell)] * _rate(dt)
         lim = float(np.abs(w).max()) or 1.0
         im = ax.imshow(w, origin="lower", aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest",
                        extent=[-dt / 2, (n_lags - 0.5) * dt, -0.5, len(freqs) - 0.5])
@@ -161,21 +161,21 @@ def page_strfs(f, picks, ids, rows, reliable: bool = True):
 def page_predictions(f, ds, picks, ids, rows):
     """One row per example neuron (a sub-figure titled with its role, cell id and
     metrics), one panel per test stimulus it heard (up to three)."""
-    split = dict(zip(f["split/stim_id"].asstr()[()], f["split/role"].asstr()[()]))
+    split = f.split
     test = [s for s, m in enumerate(ds.stim_meta) if split.get(m["stim_id"]) == "test"]
     fig = plt.figure(figsize=PAGE, layout="constrained")
     subs = fig.subfigures(max(len(picks), 1), 1, squeeze=False)[:, 0]
-    st = Standardisation(f["standardisation/mean"][()], f["standardisation/std"][()])
-    n_lags = int(f.attrs["n_lags"])
+    st = Standardisation(f.mean, f.std)
+    n_lags = f.n_lags
     rate = _rate(ds.dt)
     for sub, (role, cell) in zip(subs, picks):
         k, n = ids.index(cell), [m["cell_id"] for m in ds.nrn_meta].index(cell)
         heard = [s for s in test if ds.nrn_masks[s, n]][:3]
         row = sub.subplots(1, 3, squeeze=False)[0]
         sub.suptitle(_example_title(role, cell, rows).replace("\n", "  |  "), fontsize=9)
-        flat = strf_to_weights(f["linear/weights"][k : k + 1].astype(np.float64))  # (D, 1)
+        flat = strf_to_weights(f.models["linear"]["weights"][k : k + 1].astype(np.float64))  # (D, 1)
         for ax, s in zip(row, heard):
-            pred = predict_segments([ds.stims[s][0].numpy()], flat, f["linear/intercepts"][k : k + 1], n_lags, st)[0][:, 0]
+            pred = predict_segments([ds.stims[s][0].numpy()], flat, f.models["linear"]["intercepts"][k : k + 1], n_lags, st)[0][:, 0]
             psth = ds.responses[s][n].numpy().mean(axis=0)
             t = ds.bin_centres_s(psth.size)
             ax.plot(t, psth * rate, color="k", lw=0.8, label="measured PSTH")
@@ -193,7 +193,7 @@ def page_predictions(f, ds, picks, ids, rows):
 
 def build_pages(f, ds, rows, ds_name: str) -> list:
     picks, reliable = pick_examples(rows)
-    ids = list(f["cell_id"].asstr()[()])
+    ids = f.cell_ids
     return [page_summary(rows, ds_name), page_scatter(rows), page_strfs(f, picks, ids, rows, reliable),
             page_predictions(f, ds, picks, ids, rows)]
 
@@ -201,6 +201,5 @@ def build_pages(f, ds, rows, ds_name: str) -> list:
 def write_report(dataset_dir, fits_h5, metrics_path, pdf_path, png_paths) -> None:
     rows = pq.read_table(metrics_path).to_pylist()
     ds = NeuralDataset(dataset_dir)
-    with h5py.File(fits_h5, "r") as f:
-        figs = build_pages(f, ds, rows, Path(dataset_dir).name)
+    figs = build_pages(read_fits(fits_h5), ds, rows, Path(dataset_dir).name)
     save_pages(figs, pdf_path, png_paths)

@@ -11,48 +11,12 @@
 from __future__ import annotations
 
 
-import json
-
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from strflow import timegrid
-from strflow.binning import PairBlocks
-
-STIM_TABLE_SCHEMA = pa.schema(
-    [
-        ("stim_id", pa.string()),
-        ("name", pa.string()),
-        ("type", pa.string()),
-        ("class", pa.string()),
-        ("duration_s", pa.float64()),
-        ("n_bins", pa.int32()),
-        ("n_pre_bins", pa.int32()),
-        ("wav", pa.string()),
-        ("wav_sample_rate", pa.float64()),
-        ("wav_n_samples", pa.int64()),
-        ("animals", pa.list_(pa.string())),
-        ("stim_numbers", pa.list_(pa.int32())),
-    ]
-)
-
-COVERAGE_SCHEMA = pa.schema(
-    [
-        ("stim_id", pa.string()),
-        ("cell_id", pa.string()),
-        ("n_trials", pa.int32()),
-        ("n_bins", pa.int32()),
-        ("n_spikes", pa.int64()),
-        ("n_empty_trials", pa.int32()),
-        ("mean_rate_hz", pa.float64()),
-    ]
-)
-
-
-def read_tables(paths) -> list[pa.Table]:
-    return [pq.read_table(p) for p in paths]
-
+from strflow.store.blocks import PairBlocks
+from strflow.store.tables import COVERAGE_SCHEMA, STIM_TABLE_SCHEMA, nullable_ints
 
 def build_stim_table(shard_stims: list[pa.Table], dt_ms: float, pre_bins: int = 0) -> pa.Table:
     """Merge per-shard stimulus registries into one row per stimulus.
@@ -96,18 +60,6 @@ def build_stim_table(shard_stims: list[pa.Table], dt_ms: float, pre_bins: int = 
             first["animals"].append(row["animal_id"])
             first["stim_numbers"].append(row["stim_number"])
     return nullable_ints(pa.Table.from_pylist(list(merged.values()), schema=STIM_TABLE_SCHEMA), ("wav_n_samples",))
-
-
-def nullable_ints(table: pa.Table, columns) -> pa.Table:
-    """Mark integer ``columns`` for pandas as nullable ``Int64``/``Int32`` (pandas metadata
-    in the schema), so that ``pd.read_parquet`` keeps them integer with ``<NA>`` for
-    nulls instead of turning the whole column into float64 with NaN (NS1's DRC rows
-    have no wav, so a null ``wav_n_samples``).  pyarrow readers are unaffected."""
-    cols = [dict(name=c, field_name=c, pandas_type=str(table.schema.field(c).type),
-                 numpy_type=str(table.schema.field(c).type).capitalize(), metadata=None) for c in columns]
-    meta = dict(table.schema.metadata or {})
-    meta[b"pandas"] = json.dumps(dict(index_columns=[], column_indexes=[], columns=cols)).encode()
-    return table.replace_schema_metadata(meta)
 
 
 def coverage_table(blocks: PairBlocks, summary: dict[str, np.ndarray]) -> pa.Table:

@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from strflow import timegrid
-
-FORMAT_VERSION = 1
+from strflow.store import FORMAT_VERSION
+from strflow.store.atomic import atomic_path
 NWB_SEPARATOR = "#"
 
 
@@ -62,11 +62,9 @@ def write_waveforms(stims_path, raw_dir, dt_ms: float, out) -> int:
     import pyarrow.parquet as pq
 
     stims = pq.read_table(stims_path).to_pylist()
-    out = Path(out)
-    tmp = out.with_name(out.name + ".tmp")
     spb_all: set[int] = set()
     written = 0
-    with h5py.File(tmp, "w") as f:
+    with atomic_path(out) as tmp, h5py.File(tmp, "w") as f:
         group = f.create_group("waveforms")
         for row in stims:
             if not row["wav"]:
@@ -86,5 +84,4 @@ def write_waveforms(stims_path, raw_dir, dt_ms: float, out) -> int:
         # one value when every stimulus shares the grid rate (the usual case), else -1
         f.attrs["samples_per_bin"] = spb_all.pop() if len(spb_all) == 1 else -1
         f.attrs["params"] = json.dumps(dict(resampler="soxr_hq", dtype="float32"))
-    tmp.replace(out)
     return written

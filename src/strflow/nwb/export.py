@@ -174,6 +174,8 @@ def export_dataset(dataset_dir, fmt: str, shards: list, settings: dict, provenan
     in each file (strflow version, the dataset's config)."""
     import shutil
 
+    from strflow.store.atomic import atomic_path
+
     folder = Path(dataset_dir)
     out = Path(out)
     raw_dir = Path(raw_dir) if raw_dir is not None else None
@@ -182,11 +184,9 @@ def export_dataset(dataset_dir, fmt: str, shards: list, settings: dict, provenan
     registry = []
     for shard in shards:
         registry += pq.read_table(folder / "interim" / shard / "stims.parquet").to_pylist()
-    tmp = out.with_name(out.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
     written = []
-    try:
+    with atomic_path(out) as tmp:
+        tmp.mkdir(parents=True)
         session_col = SESSION_COLUMN.get(fmt)
         rows = neurons.to_pylist()
         groups: dict[tuple, list[int]] = {}
@@ -204,16 +204,13 @@ def export_dataset(dataset_dir, fmt: str, shards: list, settings: dict, provenan
             written.append(path)
         if out.exists():
             shutil.rmtree(out)
-        tmp.rename(out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return [out / p.relative_to(tmp) for p in written]
 
 
 def _session_trials(trials: dict, cells: set, shards: set):
     import pyarrow.compute as pc
 
-    from strflow.readers.shard import flat_spikes
+    from strflow.store.tables import flat_spikes
 
     parts = [trials[s].filter(pc.is_in(trials[s].column("cell_id"), pa.array(sorted(cells)))) for s in sorted(shards)]
     table = pa.concat_tables(parts) if parts else None
@@ -449,7 +446,7 @@ def _add_responses(nwb, folder: Path, cells: list, shards: set, stims: list) -> 
     import h5py
     from hdmf.common import DynamicTable, VectorData, VectorIndex
 
-    from strflow.store import read_index
+    from strflow.store.blocks import read_index
 
     cell_set, stim_set = set(cells), set(stims)
     rows_s, rows_c, rows_r, rows_t, blocks = [], [], [], [], []

@@ -4,20 +4,13 @@ trains plus neuron, stimulus and skip records, format-independent from there on.
 
 from __future__ import annotations
 
-import importlib
-
 import pyarrow as pa
 
 from strflow.readers.shard import Shard, SkipLog
 
 __all__ = ["Shard", "SkipLog", "neuron_columns"]
 
-_NEURONS_SCHEMA_OF = {
-    "aa4": "strflow.readers.aa4",
-    "ns1": "strflow.readers.ns1",
-    "aa1": "strflow.readers.crcns_text",
-    "aa2": "strflow.readers.crcns_text",
-}
+_NEURONS_SCHEMA_OF = {"aa4": "AA4_NEURONS_SCHEMA", "ns1": "NS1_NEURONS_SCHEMA", "aa1": "TEXT_NEURONS_SCHEMA", "aa2": "TEXT_NEURONS_SCHEMA"}
 
 
 def neuron_columns(fmt: str) -> pa.Schema | None:
@@ -28,5 +21,7 @@ def neuron_columns(fmt: str) -> pa.Schema | None:
         return None
     if fmt not in _NEURONS_SCHEMA_OF:
         raise ValueError(f"unknown dataset format {fmt!r} (known: {', '.join(sorted(_NEURONS_SCHEMA_OF))})")
-    schema = importlib.import_module(_NEURONS_SCHEMA_OF[fmt]).NEURONS_SCHEMA
+    from strflow.store import tables
+
+    schema = getattr(tables, _NEURONS_SCHEMA_OF[fmt])
     return schema if "species" in schema.names else schema.append(pa.field("species", pa.string()))

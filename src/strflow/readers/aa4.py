@@ -37,7 +37,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from strflow.readers.shard import NEURON_KEY_FIELDS, STIMS_SCHEMA, Shard, SkipLog, TrialsBuilder, check_trials
+from strflow.store.tables import AA4_NEURONS_SCHEMA as NEURONS_SCHEMA, STIMS_SCHEMA
+from strflow.readers.shard import Shard, SkipLog, TrialsBuilder, check_trials
 from strflow.spectrogram import wav_info
 
 ANIMAL_IDS = ("BlaBro09xxF", "GreBlu9508M", "LblBlu2028M", "WhiBlu5396M", "WhiWhi4522M", "YelBlu6903F")
@@ -46,20 +47,6 @@ SKIPPED_SORT_TYPES = frozenset({"noise", "tdt"})
 SORT_TYPE_ALIASES = {"singl": "single"}
 EMPTY_TRIAL_SENTINEL = -999.0
 _SUBSORT = re.compile(r"_ss(\d+)$")
-
-NEURONS_SCHEMA = pa.schema(
-    NEURON_KEY_FIELDS
-    + [
-        ("sex", pa.string()),
-        ("site", pa.string()),
-        ("electrode", pa.int32()),
-        ("ldepth", pa.float64()),
-        ("rdepth", pa.float64()),
-        ("sort_type", pa.string()),
-        ("sort_id", pa.int32()),
-        ("subsort_id", pa.int32()),
-    ]
-)
 
 
 @dataclass(frozen=True)

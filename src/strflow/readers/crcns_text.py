@@ -47,7 +47,8 @@ from typing import Callable
 import numpy as np
 import pyarrow as pa
 
-from strflow.readers.shard import NEURON_KEY_FIELDS, STIMS_SCHEMA, Shard, SkipLog, TrialsBuilder, check_trials
+from strflow.store.tables import TEXT_NEURONS_SCHEMA as NEURONS_SCHEMA, STIMS_SCHEMA
+from strflow.readers.shard import Shard, SkipLog, TrialsBuilder, check_trials
 from strflow.spectrogram import wav_info
 
 log = logging.getLogger(__name__)
@@ -57,16 +58,6 @@ SPECIES = "zebra finch"
 _CELL_NAME = re.compile(r"^(?P<animal>[^_]+)_(?P<seq>\d+)(?:_(?P<rig>[A-Z]))?$")
 _STIM_FILE = re.compile(r"^stim(\d+)$")
 _SPIKE_FILE = re.compile(r"^spike(\d+)$")
-
-NEURONS_SCHEMA = pa.schema(
-    NEURON_KEY_FIELDS
-    + [
-        ("area", pa.string()),
-        ("cell_seq", pa.int32()),
-        ("rig", pa.string()),
-        ("species", pa.string()),
-    ]
-)
 
 MISSING_SPIKE_REASON = "spike file missing for this stim file"
 NO_TRIALS_REASON = "spike file has no trial lines"

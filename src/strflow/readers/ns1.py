@@ -54,7 +54,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from strflow.readers.shard import NEURON_KEY_FIELDS, STIMS_SCHEMA, Shard, SkipLog, TrialsBuilder, check_trials
+from strflow.store.tables import NS1_NEURONS_SCHEMA as NEURONS_SCHEMA, STIMS_SCHEMA
+from strflow.readers.shard import Shard, SkipLog, TrialsBuilder, check_trials
 from strflow.spectrogram import wav_info
 
 SHARD = "all"
@@ -85,19 +86,6 @@ STIM_IDS = tuple(f"nat{j + 1:02d}" for j in range(N_NATURAL)) + tuple(f"drc{j + 
 DRC_SKIP_REASON = "DRC stimulus waveform not in the release: kept out of stimulus-locked outputs"
 MISSING_UNIT_REASON = "cluster file missing (not in this copy of the release)"
 VALID73_SINGLE_T = frozenset({"Yes", "Maybe"})
-
-NEURONS_SCHEMA = pa.schema(
-    NEURON_KEY_FIELDS
-    + [
-        ("area", pa.string()),
-        ("depth_um", pa.float64()),
-        ("noise_ratio", pa.float64()),
-        ("single_n", pa.int32()),
-        ("single_t", pa.string()),
-        ("n_electrodes", pa.int32()),
-        ("electrode_number", pa.int32()),
-    ]
-)
 
 _METADATA_FIELDS = {
     "path": "path",

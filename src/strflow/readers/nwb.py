@@ -44,7 +44,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from strflow.readers.shard import NEURON_KEY_FIELDS, STIMS_SCHEMA, Shard, SkipLog, TrialsBuilder
+from strflow.store.tables import NEURON_KEY_FIELDS, STIMS_SCHEMA
+from strflow.readers.shard import Shard, SkipLog, TrialsBuilder
 
 SHARD = "all"
 

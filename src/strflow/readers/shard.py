@@ -26,52 +26,9 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-TRIALS_SCHEMA = pa.schema(
-    [
-        ("cell_id", pa.string()),
-        ("stim_id", pa.string()),
-        ("trial", pa.int32()),
-        ("spike_times_s", pa.list_(pa.float64())),
-    ]
-)
+from strflow.store.tables import SHARD_FILES, SKIPPED_SCHEMA, TRIALS_SCHEMA, write_parquet
 
-# Every reader's neurons table starts with these columns, then adds its own metadata.
-NEURON_KEY_FIELDS = [
-    ("cell_id", pa.string()),
-    ("animal_id", pa.string()),
-    ("shard", pa.string()),
-    ("file", pa.string()),
-]
-
-SKIPPED_SCHEMA = pa.schema(
-    [
-        ("what", pa.string()),
-        ("file", pa.string()),
-        ("reason", pa.string()),
-        ("cell_id", pa.string()),
-        ("stim_id", pa.string()),
-        ("trial", pa.int32()),
-    ]
-)
-
-STIMS_SCHEMA = pa.schema(
-    [
-        ("stim_id", pa.string()),
-        ("animal_id", pa.string()),
-        ("stim_number", pa.int32()),
-        ("name", pa.string()),
-        ("type", pa.string()),
-        ("class", pa.string()),
-        ("duration_s", pa.float64()),
-        ("wav", pa.string()),
-        ("wav_sample_rate", pa.float64()),
-        ("wav_n_samples", pa.int64()),
-    ]
-)
-
-SHARD_FILES = ("trials", "neurons", "stims", "skipped")
 
 # Spike times are relative to stimulus onset.  Recordings keep some spontaneous activity
 # before and after the sound, but never more than this margin: a time outside
@@ -172,20 +129,3 @@ class Shard:
             write_parquet(getattr(self, key), paths[key])
 
 
-def write_parquet(table: pa.Table, path: str | Path) -> None:
-    """Write atomically (temp file then rename) so a crash never leaves a partial table."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    pq.write_table(table, tmp, compression="zstd")
-    tmp.replace(path)
-
-
-def flat_spikes(trials: pa.Table) -> tuple[np.ndarray, np.ndarray]:
-    """(values, offsets) of the ragged spike-time column, zero-copy where possible."""
-    col = trials.column("spike_times_s").combine_chunks()
-    if isinstance(col, pa.ChunkedArray):  # empty table
-        col = pa.array([], pa.list_(pa.float64()))
-    offsets = np.asarray(col.offsets, dtype=np.int64)
-    values = np.asarray(col.values, dtype=np.float64)
-    return values[offsets[0] : offsets[-1]], offsets - offsets[0]

@@ -19,15 +19,36 @@ any HDF5 reader can slice one block with two integers.
 from __future__ import annotations
 
 import json
+from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
 import h5py
 import numpy as np
 
-from strflow.binning import PairBlocks
+from strflow.store import FORMAT_VERSION
+from strflow.store.atomic import atomic_path
 
-FORMAT_VERSION = 1
 _STR = h5py.string_dtype("utf-8")
+
+
+@dataclass
+class PairBlocks:
+    """Contiguous ragged (stim, neuron) response blocks."""
+
+    stim_id: np.ndarray  # (P,) object/str
+    cell_id: np.ndarray  # (P,)
+    n_trials: np.ndarray  # (P,) int32
+    n_bins: np.ndarray  # (P,) int32
+    offset: np.ndarray  # (P,) int64 start of each block in `data`
+    data: np.ndarray  # (sum n_trials*n_bins,)
+
+    def block(self, p: int) -> np.ndarray:
+        size = int(self.n_trials[p]) * int(self.n_bins[p])
+        return self.data[self.offset[p] : self.offset[p] + size].reshape(self.n_trials[p], self.n_bins[p])
+
+    def __len__(self) -> int:
+        return int(self.stim_id.shape[0])
 
 
 class BlockWriter:
@@ -39,12 +60,12 @@ class BlockWriter:
 
     def __init__(self, path: str | Path, index: PairBlocks, total: int, dtype, attrs: dict) -> None:
         self.path = Path(path)
-        self.tmp = self.path.with_name(self.path.name + ".tmp")
         self.index, self.total, self.dtype, self.attrs = index, int(total), np.dtype(dtype), attrs
 
     def __enter__(self) -> "BlockWriter":
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.file = h5py.File(self.tmp, "w")
+        self._stack = ExitStack()
+        tmp = self._stack.enter_context(atomic_path(self.path))
+        self.file = self._stack.enter_context(h5py.File(tmp, "w"))
         chunk = (min(max(self.total, 1), 1 << 18),)
         self.data = self.file.create_dataset(
             "data", shape=(self.total,), dtype=self.dtype, chunks=chunk, compression="gzip", compression_opts=1, shuffle=True
@@ -67,11 +88,14 @@ class BlockWriter:
             self.data[start : start + values.size] = values.astype(self.dtype, copy=False)
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        self.file.close()
-        if exc_type is None:
-            self.tmp.replace(self.path)
-        else:
-            self.tmp.unlink(missing_ok=True)
+        # closes the file, then renames it into place (or removes it on error)
+        self._stack.__exit__(exc_type, exc, tb)
+
+
+def read_attrs(path: str | Path) -> dict:
+    """The attributes of a block file (``kind``, ``dt_ms``, ...), without its index or data."""
+    with h5py.File(path, "r") as f:
+        return dict(f.attrs)
 
 
 def read_index(path: str | Path) -> tuple[PairBlocks, dict]:
@@ -95,3 +119,21 @@ def read_blocks(path: str | Path) -> tuple[PairBlocks, dict]:
     with h5py.File(path, "r") as f:
         index.data = f["data"][()]
     return index, attrs
+
+
+def open_data(path: str | Path, cache_bytes: int = 1 << 20) -> h5py.Dataset:
+    """The ``/data`` array of a block file, left open for sliced reads (``data[a:b]``).
+
+    Parameters
+    ----------
+    path
+        The block file.
+    cache_bytes
+        HDF5 chunk cache of the open file (pair-by-pair readers use a few chunks' worth).
+
+    Returns
+    -------
+    h5py.Dataset
+        Close it with ``data.file.close()`` (or keep it for the reader's lifetime).
+    """
+    return h5py.File(path, "r", rdcc_nbytes=cache_bytes)["data"]
