@@ -1,4 +1,4 @@
-"""The log-spaced NS1 cochleagram (strflow.cochleagram) against the published recipe
+"""The log-spaced NS1 cochleagram (strflow.processing.cochleagram) against the published recipe
 (Rahman et al., cochlear_models ``cochleagram_spec_log.m`` type 'log' with voicebox-style
 ``melbankbw(34, nfft, fs, fmin/fs, fmax/fs, 'lusc')``), recomputed here independently."""
 
@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import yaml
 
-from strflow.cochleagram import CochleagramParams, band_centres_hz, cochleagram, log_filterbank
+from strflow.processing.cochleagram import CochleagramParams, band_centres_hz, cochleagram, log_filterbank
 from strflow.config import dataset_settings
-from strflow.spectrogram import SpectrogramParams, compute_spectrogram, spectrogram_settings
+from strflow.processing.spectrogram import SpectrogramParams, compute_spectrogram, spectrogram_settings
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = yaml.safe_load((REPO / "config.yaml").read_text())

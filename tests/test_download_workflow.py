@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 import test_download
-from strflow.spectrogram import SpectrogramParams
+from strflow.processing.spectrogram import SpectrogramParams
 from strflow.synthetic import SyntheticSpec, generate_animal
 from test_download import PASSWORD, USER, server  # noqa: F401  (the fixture)
 from test_reader_aa1_aa2 import aa1_raw, aa2_raw  # noqa: F401  (fixtures)

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from conftest import job_counts, run_snakemake
-from strflow.spectrogram import SpectrogramParams
+from strflow.processing.spectrogram import SpectrogramParams
 from strflow.synthetic import SyntheticSpec, generate_animal
 
 pytestmark = pytest.mark.workflow

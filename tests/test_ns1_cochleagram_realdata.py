@@ -12,9 +12,9 @@ import pytest
 
 from conftest import real_data_dir
 from strflow import timegrid
-from strflow.cochleagram import CochleagramParams, cochleagram
-from strflow.readers.ns1 import TRUE_WAV_RATE
-from strflow.spectrogram import read_wav
+from strflow.processing.cochleagram import CochleagramParams, cochleagram
+from strflow.io.readers.ns1 import TRUE_WAV_RATE
+from strflow.processing.spectrogram import read_wav
 from test_cochleagram import melbank_lusc
 
 pytestmark = pytest.mark.realdata

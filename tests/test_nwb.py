@@ -178,8 +178,8 @@ def test_demo_export_options_responses_and_wav_references(demo, tmp_path):
     leaves the audio out, and the reader finds the wavs under ``audio_root``."""
     from pynwb import NWBHDF5IO
 
-    from strflow.readers.nwb import NWBOptions, read_nwb
-    from strflow.steps import nwb_export
+    from strflow.io.readers.nwb import NWBOptions, read_nwb
+    from strflow.steps.nwb import nwb_export
 
     orig, _ = demo
     raw = orig / "raw"

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from strflow.readers.aa1 import read_aa1
-from strflow.readers.aa2 import read_aa2
-from strflow.readers.crcns_text import NEURONS_SCHEMA, TextOptions, parse_cell_name, parse_spike_text
+from strflow.io.readers.aa1 import read_aa1
+from strflow.io.readers.aa2 import read_aa2
+from strflow.io.readers.crcns_text import NEURONS_SCHEMA, TextOptions, parse_cell_name, parse_spike_text
 from strflow.store.tables import STIMS_SCHEMA, TRIALS_SCHEMA
 
 SR = 32000
@@ -276,7 +276,7 @@ def test_aa2_skips(aa2_raw):
 
 
 def test_aa2_cross_check_warns(aa2_raw, caplog):
-    with caplog.at_level(logging.WARNING, logger="strflow.readers.aa2"):
+    with caplog.at_level(logging.WARNING, logger="strflow.io.readers.aa2"):
         read_aa2(aa2_raw)
     text = caplog.text
     assert "gr0102_1_A lists stim types ['conspecific', 'flatrip', 'songrip']" in text

@@ -4,7 +4,7 @@ import h5py
 import numpy as np
 import pytest
 
-from strflow.readers.aa4 import AA4Options, decode_attr, read_animal
+from strflow.io.readers.aa4 import AA4Options, decode_attr, read_animal
 
 A = "aaaa0000aaaa0000aaaa0000aaaa0000"
 B = "bbbb1111bbbb1111bbbb1111bbbb1111"

@@ -13,7 +13,7 @@ import scipy.io
 import soundfile as sf
 from conftest import real_data_dir
 
-from strflow.readers.ns1 import (
+from strflow.io.readers.ns1 import (
     DRC_SKIP_REASON,
     MISSING_UNIT_REASON,
     NEURONS_SCHEMA,
@@ -411,7 +411,7 @@ def test_shipped_config_filter_is_the_published_criterion():
 
     import yaml
 
-    from strflow.readers import neuron_columns
+    from strflow.io.readers import neuron_columns
     from strflow.selection import check, validate
 
     spec = yaml.safe_load((Path(__file__).resolve().parents[1] / "config.yaml").read_text())["datasets"]["ns1"]["neuron_filter"]

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from strflow import steps
-from strflow.readers.nwb import NWBOptions, read_nwb
+from strflow.io.readers.nwb import NWBOptions, read_nwb
 
 SR = 16000.0
 OPTS = dict(presentations="trials", stim_id_column="stimulus_name", trial_column=None, type_column=None,

@@ -27,13 +27,13 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 import yaml  # noqa: E402
 
-from strflow import qc, strf_report  # noqa: E402
-from strflow.figures import show_spectrogram, spectrogram_db  # noqa: E402
+from strflow.reports import qc, strf_report  # noqa: E402
+from strflow.reports.figures import show_spectrogram, spectrogram_db  # noqa: E402
 from strflow.metrics import _powers, signal_power_significance  # noqa: E402
-from strflow.models import ceiling_flags  # noqa: E402
+from strflow.strf.split import ceiling_flags  # noqa: E402
 from strflow.store.fits import read_fits  # noqa: E402
 from strflow.store.tables import STIMS_SCHEMA  # noqa: E402
-from strflow.tables import build_stim_table  # noqa: E402
+from strflow.processing.dataset_tables import build_stim_table  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 

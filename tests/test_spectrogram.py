@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from strflow.spectrogram import SpectrogramParams, mel_spectrogram
+from strflow.processing.spectrogram import SpectrogramParams, mel_spectrogram
 
 SR = 24414.0
 P = SpectrogramParams(fmin_hz=250, fmax_hz=8000, compression="none")

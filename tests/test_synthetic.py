@@ -20,7 +20,7 @@ import pytest
 import soundfile as sf
 
 from strflow import timegrid
-from strflow.spectrogram import SpectrogramParams, mel_spectrogram, read_wav
+from strflow.processing.spectrogram import SpectrogramParams, mel_spectrogram, read_wav
 from strflow.synthetic import SyntheticSpec, generate_animal
 
 DT_MS = 5.0
@@ -98,7 +98,7 @@ def tiny_twice(tmp_path_factory) -> tuple[Path, Path]:
     _generate(TINY, first)
     script = textwrap.dedent(f"""
         from pathlib import Path
-        from strflow.spectrogram import SpectrogramParams
+        from strflow.processing.spectrogram import SpectrogramParams
         from strflow.synthetic import SyntheticSpec, generate_animal
         spec = SyntheticSpec(**{TINY.as_dict()!r})
         root = Path({str(second)!r})
@@ -348,7 +348,7 @@ def test_spec_from_config_and_refuses_to_overwrite(tmp_path):
 
 
 def test_relu_nonlinearity_rates():
-    from strflow.synthetic import Unit, unit_rates
+    from strflow.synthetic.neurons import Unit, unit_rates
 
     unit = Unit(0, "multi", False, "multi", 1, 1, 0, None, None, None, "str",
                 np.array([10.0, 4.0]), np.array([0.5, 0.8]), np.zeros((2, 3, 2)))
@@ -370,11 +370,11 @@ def test_noiseless_oracle_on_the_generator():
     so stimuli, lags, bands and units are aligned; with the exp LNP it cannot reach
     0.9 at the demo's size (the best linear STRF of an exp-LNP on non-Gaussian
     stimuli is not the kernel)."""
-    from strflow.models import _gt_corr
-    from strflow.spectrogram import mel_frequencies
+    from strflow.strf.split import _gt_corr
+    from strflow.processing.spectrogram import mel_frequencies
     from strflow.strf import fit_ridge_strf
-    from strflow.synthetic import (_rank1, band_statistics, causal_drive, drive_statistics,
-                                   linearised_strf, plan_units, pool_spectrograms, unit_rates)
+    from strflow.synthetic.neurons import _rank1, causal_drive, drive_statistics, linearised_strf, plan_units, unit_rates
+    from strflow.synthetic.sound import band_statistics, pool_spectrograms
 
     medians = {}
     for spec in (SyntheticSpec(gain=(0.3, 0.5), nonlinearity="relu"), SyntheticSpec()):  # demo: exp, gain 0.6-1

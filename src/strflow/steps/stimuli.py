@@ -1,0 +1,50 @@
+"""The stimulus table and spectrograms (``workflow/rules/stimuli.smk``).
+
+One function per rule: file paths in, files out; ``workflow/scripts/*.py`` call these."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pyarrow.parquet as pq
+
+log = logging.getLogger("strflow")
+
+
+def stim_table(shard_stims: list, dt_ms: float, out, pre_bins: int = 0) -> None:
+    from strflow.store.tables import write_parquet
+    from strflow.processing.dataset_tables import build_stim_table
+    from strflow.store.tables import read_tables
+
+    table = build_stim_table(read_tables(shard_stims), dt_ms, pre_bins)
+    log.info("%d unique stimuli", table.num_rows)
+    write_parquet(table, out)
+
+
+def spectrograms(stims_path, raw_dir, dt_ms: float, params: dict, out) -> None:
+    from strflow.processing.spectrogram import compute_spectrogram, spectrogram_settings
+    from strflow.store.spectrograms import write_spectrograms
+    from strflow.processing.waveforms import read_stimulus_audio
+
+    sp = spectrogram_settings(params)  # mel (SpectrogramParams) or cochleagram (CochleagramParams)
+    stims = pq.read_table(stims_path).to_pylist()
+
+    def computed():
+        freqs = None
+        for row in stims:
+            if not row["wav"]:
+                continue
+            wave, _ = read_stimulus_audio(raw_dir, row["wav"])  # a wav, or audio inside an NWB file
+            sr = row["wav_sample_rate"]  # the reader's rate: NS1 headers round 48828.125 Hz to 48828
+            spec, freqs_s = compute_spectrogram(wave, sr, dt_ms, sp, pre_bins=row["n_pre_bins"])
+            if spec.shape[1] != row["n_bins"]:
+                raise ValueError(f"{row['wav']}: {spec.shape[1]} frames but the stimulus table says {row['n_bins']} bins")
+            if freqs is None:
+                freqs = freqs_s
+            elif not np.allclose(freqs, freqs_s):
+                raise ValueError(f"{row['wav']}: band centres differ from the first stimulus' (different sample rate?)")
+            yield row["stim_id"], spec, freqs_s
+
+    write_spectrograms(out, computed(), dt_ms, sp.as_dict())
+    log.info("%d spectrograms written to %s", len(stims), out)
