@@ -20,8 +20,8 @@ import pytest
 import yaml
 
 import test_download
-from strflow.processing.spectrogram import SpectrogramParams
-from strflow.synthetic import SyntheticSpec, generate_animal
+from strflow.processing.spectrogram import SpectrogramSettings
+from strflow.synthetic import SyntheticSettings, generate_animal
 from test_download import PASSWORD, USER, server  # noqa: F401  (the fixture)
 from test_reader_aa1_aa2 import aa1_raw, aa2_raw  # noqa: F401  (fixtures)
 from test_reader_ns1 import ns1_raw  # noqa: F401  (fixture: a small NS1-format release)
@@ -41,9 +41,9 @@ def smk(work: Path, target: str, cfg: dict, env: dict, dry: bool = False) -> sub
 @pytest.fixture(scope="module")
 def raw(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("release")
-    spec = SyntheticSpec(animals=tuple(ANIMALS), n_stims=8, stims_per_animal=6, units_per_animal=6, n_trials=10)
+    spec = SyntheticSettings(animals=tuple(ANIMALS), n_stims=8, stims_per_animal=6, units_per_animal=6, n_trials=10)
     for a in ANIMALS:
-        generate_animal(root / "raw", root / "gt" / f"{a}.h5", a, spec, 5.0, SpectrogramParams(fmin_hz=250, fmax_hz=8000))
+        generate_animal(root / "raw", root / "gt" / f"{a}.h5", a, spec, 5.0, SpectrogramSettings(fmin_hz=250, fmax_hz=8000))
     return root / "raw"
 
 

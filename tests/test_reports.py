@@ -29,7 +29,8 @@ import yaml  # noqa: E402
 
 from strflow.reports import qc, strf_report  # noqa: E402
 from strflow.reports.figures import show_spectrogram, spectrogram_db  # noqa: E402
-from strflow.metrics import _powers, signal_power_significance  # noqa: E402
+from strflow.metrics.base import _powers  # noqa: E402
+from strflow.metrics.noise_ceiling import signal_power_significance  # noqa: E402
 from strflow.strf.split import ceiling_flags  # noqa: E402
 from strflow.store.fits import read_fits  # noqa: E402
 from strflow.store.tables import STIMS_SCHEMA  # noqa: E402

@@ -75,9 +75,9 @@ def dataset_settings(config: dict, name: str) -> DatasetSettings:
             f"act on the mel spectrogram), not {kind!r}"
         )
     if entry["source"] == "synthetic":
-        from strflow.synthetic import SyntheticSpec
+        from strflow.synthetic import SyntheticSettings
 
-        spec = SyntheticSpec.from_config(entry["synthetic"])
+        spec = SyntheticSettings.from_config(entry["synthetic"])
         shards = tuple(spec.animals)
         raw_dir = f"results/{name}/raw"
     else:

@@ -52,7 +52,7 @@ PUBLISHED_FMAX_HZ = float(_WSR_CFS[-2])  # 19912.13 Hz ("19900 Hz")
 
 
 @dataclass(frozen=True)
-class CochleagramParams:
+class CochleagramSettings:
     n_bands: int = 34
     fmin_hz: float = PUBLISHED_FMIN_HZ  # centre of the lowest band
     fmax_hz: float = PUBLISHED_FMAX_HZ  # centre of the highest band
@@ -71,7 +71,7 @@ class CochleagramParams:
                 raise ValueError(f"cochleagram {key} must be an integer >= 1, got {value!r}")
 
     @classmethod
-    def from_config(cls, cfg: dict | None) -> "CochleagramParams":
+    def from_config(cls, cfg: dict | None) -> "CochleagramSettings":
         return cls(**(cfg or {}))
 
     def as_dict(self) -> dict:
@@ -79,12 +79,12 @@ class CochleagramParams:
         return {"kind": "cochleagram", **asdict(self)}
 
 
-def band_centres_hz(params: CochleagramParams) -> np.ndarray:
+def band_centres_hz(params: CochleagramSettings) -> np.ndarray:
     """The ``n_bands`` centre frequencies (Hz), equally spaced in log10 frequency."""
     return 10.0 ** np.linspace(math.log10(params.fmin_hz), math.log10(params.fmax_hz), params.n_bands)
 
 
-def log_filterbank(params: CochleagramParams, sr: float, n_fft: int) -> np.ndarray:
+def log_filterbank(params: CochleagramSettings, sr: float, n_fft: int) -> np.ndarray:
     """``(n_bands, n_fft // 2 + 1)`` weights of the one-sided FFT bins (``k * sr / n_fft``).
 
     Triangles in log10 frequency between neighbouring centres (the lowest and highest
@@ -108,7 +108,7 @@ def log_filterbank(params: CochleagramParams, sr: float, n_fft: int) -> np.ndarr
 
 
 def cochleagram(
-    wave: np.ndarray, sr: float, dt_ms: float, params: CochleagramParams, pre_bins: int = 0
+    wave: np.ndarray, sr: float, dt_ms: float, params: CochleagramSettings, pre_bins: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
     """(n_bands, pre_bins + n_bins) float32 cochleagram in dB of a mono sound, and its band
     centres (Hz).  Frame ``k`` is centred on the centre of bin ``k``; ``pre_bins`` frames

@@ -1,6 +1,6 @@
 """Mel spectrograms on the exact strflow time grid (librosa).
 
-Recipe (defaults in ``config.yaml``; every field of :class:`SpectrogramParams` is
+Recipe (defaults in ``config.yaml``; every field of :class:`SpectrogramSettings` is
 configurable):
 
 1. Read the wav with soundfile (any sub-type, including NS1's extension-less
@@ -30,7 +30,7 @@ COMPRESSIONS = ("cubic", "log", "log1p", "none")
 
 
 @dataclass(frozen=True)
-class SpectrogramParams:
+class SpectrogramSettings:
     n_mels: int = 32
     window_ms: float = 10.0
     fmin_hz: float = 0.0
@@ -51,7 +51,7 @@ class SpectrogramParams:
             raise ValueError(f"fmax_hz ({self.fmax_hz}) must exceed fmin_hz ({self.fmin_hz})")
 
     @classmethod
-    def from_config(cls, cfg: dict) -> "SpectrogramParams":
+    def from_config(cls, cfg: dict) -> "SpectrogramSettings":
         """The mel settings of a ``processing.spectrogram`` block (``kind`` and the
         ``cochleagram:`` sub-block are not mel settings and are left out)."""
         if cfg.get("kind", "mel") != "mel":
@@ -86,7 +86,7 @@ def wav_info(path: str | Path) -> tuple[int, float]:
     return int(info.frames), float(info.samplerate)
 
 
-def mel_frequencies(params: SpectrogramParams, sr_grid: float) -> np.ndarray:
+def mel_frequencies(params: SpectrogramSettings, sr_grid: float) -> np.ndarray:
     """Centre frequency (Hz) of each mel band."""
     import librosa
 
@@ -98,7 +98,7 @@ def mel_frequencies(params: SpectrogramParams, sr_grid: float) -> np.ndarray:
 
 
 def mel_spectrogram(
-    wave: np.ndarray, sr: float, dt_ms: float, params: SpectrogramParams, pre_bins: int = 0
+    wave: np.ndarray, sr: float, dt_ms: float, params: SpectrogramSettings, pre_bins: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
     """(n_mels, pre_bins + n_bins) float32 spectrogram of a mono sound and its band
     centres (Hz).  ``pre_bins`` frames of silence before onset (the pre-stimulus
@@ -140,7 +140,7 @@ def mel_spectrogram(
     return compress(mel, params).astype(np.float32), mel_frequencies(params, sr_grid)
 
 
-def compress(power: np.ndarray, params: SpectrogramParams) -> np.ndarray:
+def compress(power: np.ndarray, params: SpectrogramSettings) -> np.ndarray:
     if params.compression == "cubic":
         return np.cbrt(power)
     if params.compression == "log":
@@ -156,23 +156,23 @@ KINDS = ("mel", "cochleagram")
 def spectrogram_settings(cfg: dict):
     """The settings object of a merged ``processing.spectrogram`` block.
 
-    ``kind: mel`` (the default when absent): :class:`SpectrogramParams` from the mel keys.
-    ``kind: cochleagram``: :class:`strflow.processing.cochleagram.CochleagramParams` from the
+    ``kind: mel`` (the default when absent): :class:`SpectrogramSettings` from the mel keys.
+    ``kind: cochleagram``: :class:`strflow.processing.cochleagram.CochleagramSettings` from the
     ``cochleagram:`` sub-block; the mel keys a dataset inherits from the shared defaults
     are ignored (the config schema refuses mel keys written next to ``kind: cochleagram``)."""
     kind = cfg.get("kind", "mel")
     if kind == "mel":
-        return SpectrogramParams.from_config(cfg)
+        return SpectrogramSettings.from_config(cfg)
     if kind == "cochleagram":
-        from strflow.processing.cochleagram import CochleagramParams
+        from strflow.processing.cochleagram import CochleagramSettings
 
-        return CochleagramParams.from_config(cfg.get("cochleagram"))
+        return CochleagramSettings.from_config(cfg.get("cochleagram"))
     raise ValueError(f"spectrogram kind must be one of {KINDS}, got {kind!r}")
 
 
 def compute_spectrogram(wave: np.ndarray, sr: float, dt_ms: float, settings, pre_bins: int = 0):
     """(bands, frames) float32 and band centres (Hz) for either kind of settings."""
-    if isinstance(settings, SpectrogramParams):
+    if isinstance(settings, SpectrogramSettings):
         return mel_spectrogram(wave, sr, dt_ms, settings, pre_bins=pre_bins)
     from strflow.processing.cochleagram import cochleagram
 

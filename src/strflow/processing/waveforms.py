@@ -17,14 +17,11 @@ folder, or, for datasets imported from NWB, ``<file.nwb>#<series path>`` (see
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from strflow import timegrid
-from strflow.store import FORMAT_VERSION
-from strflow.store.atomic import atomic_path
 NWB_SEPARATOR = "#"
 
 
@@ -57,15 +54,31 @@ def grid_waveform(wave: np.ndarray, sr: float, dt_ms: float, pre_bins: int = 0) 
 
 
 def write_waveforms(stims_path, raw_dir, dt_ms: float, out) -> int:
-    """One grid-rate waveform per stimulus with a wav; returns how many were written."""
-    import h5py
+    """One grid-rate waveform per stimulus with a wav (:mod:`strflow.store.waveforms`).
+
+    Parameters
+    ----------
+    stims_path
+        ``tables/stims.parquet`` (``wav``, ``wav_sample_rate``, ``n_bins``, ``n_pre_bins``).
+    raw_dir
+        The raw folder the ``wav`` paths are relative to.
+    dt_ms
+        Bin width of the grid.
+    out
+        ``waveforms.h5``.
+
+    Returns
+    -------
+    int
+        How many waveforms were written.
+    """
     import pyarrow.parquet as pq
 
+    from strflow.store.waveforms import write_waveforms_file
+
     stims = pq.read_table(stims_path).to_pylist()
-    spb_all: set[int] = set()
-    written = 0
-    with atomic_path(out) as tmp, h5py.File(tmp, "w") as f:
-        group = f.create_group("waveforms")
+
+    def computed():
         for row in stims:
             if not row["wav"]:
                 continue
@@ -74,14 +87,6 @@ def write_waveforms(stims_path, raw_dir, dt_ms: float, out) -> int:
             if samples.shape[0] != spb * row["n_bins"]:
                 raise ValueError(f"{row['wav']}: {samples.shape[0]} samples but the stimulus table says "
                                  f"{row['n_bins']} bins of {spb} samples")
-            d = group.create_dataset(row["stim_id"], data=samples, compression="gzip", compression_opts=1)
-            d.attrs["sample_rate_hz"] = rate
-            d.attrs["samples_per_bin"] = spb
-            spb_all.add(spb)
-            written += 1
-        f.attrs["dt_ms"] = dt_ms
-        f.attrs["format_version"] = FORMAT_VERSION
-        # one value when every stimulus shares the grid rate (the usual case), else -1
-        f.attrs["samples_per_bin"] = spb_all.pop() if len(spb_all) == 1 else -1
-        f.attrs["params"] = json.dumps(dict(resampler="soxr_hq", dtype="float32"))
-    return written
+            yield row["stim_id"], samples, rate, spb
+
+    return write_waveforms_file(out, computed(), dt_ms, dict(resampler="soxr_hq", dtype="float32"))

@@ -17,28 +17,28 @@ NS1_READING = ("spike_rounding", "on_unreadable")
 
 def read_shard(fmt: str, raw_dir, shard: str, reading: dict, outputs: dict) -> None:
     if fmt == "aa4":
-        from strflow.io.readers.aa4 import AA4Options, read_animal
+        from strflow.io.readers.aa4 import AA4Settings, read_animal
 
         opts = {k: v for k, v in reading.items() if k in AA4_READING}
         if "stim_types" in opts:
             opts["stim_types"] = tuple(opts["stim_types"])
-        data = read_animal(raw_dir, shard, AA4Options(**opts))
+        data = read_animal(raw_dir, shard, AA4Settings(**opts))
     elif fmt == "ns1":
-        from strflow.io.readers.ns1 import NS1Options, read_ns1
+        from strflow.io.readers.ns1 import NS1Settings, read_ns1
 
-        data = read_ns1(raw_dir, NS1Options(**{k: v for k, v in reading.items() if k in NS1_READING}))
+        data = read_ns1(raw_dir, NS1Settings(**{k: v for k, v in reading.items() if k in NS1_READING}))
     elif fmt in ("aa1", "aa2"):
         from strflow.io.readers.aa1 import read_aa1
         from strflow.io.readers.aa2 import read_aa2
-        from strflow.io.readers.crcns_text import TextOptions
+        from strflow.io.readers.crcns_text import TextSettings
 
         types = reading.get("stim_types")
-        opts = TextOptions(stim_types=tuple(types) if types else None, on_missing_wav=reading.get("on_missing_wav", "skip"))
+        opts = TextSettings(stim_types=tuple(types) if types else None, on_missing_wav=reading["on_missing_wav"])  # the config's (one default: config.yaml)
         data = (read_aa1 if fmt == "aa1" else read_aa2)(raw_dir, opts)
     elif fmt == "nwb":
-        from strflow.io.readers.nwb import NWBOptions, read_nwb
+        from strflow.io.readers.nwb import NWBSettings, read_nwb
 
-        data = read_nwb(raw_dir, NWBOptions.from_config(reading.get("nwb")))
+        data = read_nwb(raw_dir, NWBSettings.from_config(reading.get("nwb")))
     else:
         raise ValueError(f"unknown dataset format {fmt!r}")
     log.info(

@@ -27,7 +27,7 @@ def spectrograms(stims_path, raw_dir, dt_ms: float, params: dict, out) -> None:
     from strflow.store.spectrograms import write_spectrograms
     from strflow.processing.waveforms import read_stimulus_audio
 
-    sp = spectrogram_settings(params)  # mel (SpectrogramParams) or cochleagram (CochleagramParams)
+    sp = spectrogram_settings(params)  # mel (SpectrogramSettings) or cochleagram (CochleagramSettings)
     stims = pq.read_table(stims_path).to_pylist()
 
     def computed():

@@ -11,9 +11,9 @@ log = logging.getLogger("strflow")
 
 
 def synthesize(raw_dir, ground_truth, animal: str, synthetic: dict, dt_ms: float, spectrogram: dict) -> None:
-    from strflow.processing.spectrogram import SpectrogramParams
-    from strflow.synthetic import SyntheticSpec, generate_animal
+    from strflow.processing.spectrogram import SpectrogramSettings
+    from strflow.synthetic import SyntheticSettings, generate_animal
 
-    spec = SyntheticSpec.from_config(synthetic)
+    spec = SyntheticSettings.from_config(synthetic)
     log.info("generating synthetic AA4 animal %s (seed %s)", animal, spec.seed)
-    generate_animal(Path(raw_dir).parent, ground_truth, animal, spec, dt_ms, SpectrogramParams.from_config(spectrogram))
+    generate_animal(Path(raw_dir).parent, ground_truth, animal, spec, dt_ms, SpectrogramSettings.from_config(spectrogram))

@@ -86,7 +86,7 @@ spike at all, and optionally ``corrupt_units`` garbage ``.h5`` files.
 Ground-truth file (one per bird)
 --------------------------------
 Root attributes: ``animal``, ``seed``, ``dt_ms``, ``spectrogram_params`` (JSON),
-``spec`` (JSON of the :class:`SyntheticSpec`), ``strflow_version``, ``n_lags``,
+``spec`` (JSON of the :class:`SyntheticSettings`), ``strflow_version``, ``n_lags``,
 ``pre_onset_s``, ``post_stim_s``, ``n_pre_bins``, ``n_post_bins``, ``max_rate_hz``,
 ``nonlinearity``, ``rate_model`` (text).
 
@@ -120,7 +120,7 @@ them with ``.asstr()``).
 """
 
 from strflow.synthetic.animal import generate_animal
-from strflow.synthetic.settings import CALL_CLASSES, SyntheticSpec
+from strflow.synthetic.settings import CALL_CLASSES, SyntheticSettings
 from strflow.synthetic.sound import pool_spectrograms, stimulus_pool
 
-__all__ = ["SyntheticSpec", "generate_animal", "stimulus_pool", "pool_spectrograms", "CALL_CLASSES"]
+__all__ = ["SyntheticSettings", "generate_animal", "stimulus_pool", "pool_spectrograms", "CALL_CLASSES"]

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from strflow.synthetic.neurons import StimSpikes, Unit
-from strflow.synthetic.settings import EMPTY_TRIAL, SyntheticSpec
+from strflow.synthetic.settings import EMPTY_TRIAL, SyntheticSettings
 from strflow.synthetic.sound import PoolStim
 
 
@@ -94,7 +94,7 @@ def _vlen_str_dtype() -> np.dtype:
 
 
 def _trial_attr_values(
-    times: np.ndarray, offsets: np.ndarray, duration_s: float, spec: SyntheticSpec
+    times: np.ndarray, offsets: np.ndarray, duration_s: float, spec: SyntheticSettings
 ) -> dict[str, np.ndarray]:
     """Upstream-like per-trial attributes for one stimulus (vectorised over trials)."""
     trial = np.repeat(np.arange(offsets.shape[0] - 1), np.diff(offsets))
@@ -115,7 +115,7 @@ def write_unit_file(
     spikes: list[StimSpikes],
     pool: tuple[PoolStim, ...],
     stims: dict[int, int],
-    spec: SyntheticSpec,
+    spec: SyntheticSettings,
     animal: str,
     ll: _LowLevel,
 ) -> list[tuple[int, int, bool, np.ndarray]]:

@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 
 from strflow import timegrid
-from strflow.processing.spectrogram import SpectrogramParams, mel_frequencies
+from strflow.processing.spectrogram import SpectrogramSettings, mel_frequencies
 from strflow.synthetic.aa4_writer import _LowLevel, write_unit_file
 from strflow.synthetic.corruption import corrupt_file_bytes, corrupt_file_name
 from strflow.synthetic.ground_truth import write_ground_truth
 from strflow.synthetic.neurons import animal_stims, assign_coverage, plan_units, simulate
-from strflow.synthetic.settings import SyntheticSpec
+from strflow.synthetic.settings import SyntheticSettings
 from strflow.synthetic.sound import band_statistics, pool_spectrograms, stimulus_pool
 
 
@@ -22,9 +22,9 @@ def generate_animal(
     raw_dir: str | Path,
     ground_truth_path: str | Path,
     animal: str,
-    spec: SyntheticSpec,
+    spec: SyntheticSettings,
     dt_ms: float,
-    spectrogram_params: SpectrogramParams,
+    spectrogram_params: SpectrogramSettings,
     *,
     overwrite: bool = False,
 ) -> None:
@@ -33,9 +33,9 @@ def generate_animal(
     The folder must not exist or be empty, unless ``overwrite`` (which deletes it first).
     """
     if isinstance(spec, dict):
-        spec = SyntheticSpec.from_config(spec)
+        spec = SyntheticSettings.from_config(spec)
     if isinstance(spectrogram_params, dict):
-        spectrogram_params = SpectrogramParams.from_config(spectrogram_params)
+        spectrogram_params = SpectrogramSettings.from_config(spectrogram_params)
     if animal not in spec.animals:
         raise ValueError(f"animal {animal!r} is not in the spec's animals {spec.animals}")
     folder = Path(raw_dir) / animal

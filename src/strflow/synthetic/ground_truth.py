@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from strflow.processing.spectrogram import SpectrogramParams
+from strflow.processing.spectrogram import SpectrogramSettings
 from strflow.synthetic.neurons import Unit, linearised_strf, n_lags
-from strflow.synthetic.settings import SyntheticSpec
+from strflow.synthetic.settings import SyntheticSettings
 from strflow.synthetic.sound import PoolStim
 
 
@@ -24,9 +24,9 @@ def _str_array(values: list[str]) -> np.ndarray:
 def write_ground_truth(
     path: Path,
     animal: str,
-    spec: SyntheticSpec,
+    spec: SyntheticSettings,
     dt_ms: float,
-    params: SpectrogramParams,
+    params: SpectrogramSettings,
     band_hz: np.ndarray,
     mean: np.ndarray,
     std: np.ndarray,

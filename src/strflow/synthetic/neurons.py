@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from strflow.synthetic.settings import STRING_STYLES, SyntheticSpec, _log_uniform, rng_for, unit_counts
+from strflow.synthetic.settings import STRING_STYLES, SyntheticSettings, _log_uniform, rng_for, unit_counts
 
 
 _EDGE_MARGIN = 1e-3  # spike times stay this fraction of a bin away from bin edges
@@ -41,7 +41,7 @@ class Unit:
         return self.strf_components is not None and not self.silent
 
 
-def n_lags(spec: SyntheticSpec, dt_ms: float) -> int:
+def n_lags(spec: SyntheticSettings, dt_ms: float) -> int:
     return max(1, int(round(spec.strf_ms / dt_ms)))
 
 
@@ -71,7 +71,7 @@ def gabor_strf(
 
 def _random_strf(
     rng: np.random.Generator,
-    spec: SyntheticSpec,
+    spec: SyntheticSettings,
     band_hz: np.ndarray,
     dt_ms: float,
     n_lag: int,
@@ -92,7 +92,7 @@ def _random_strf(
     )
 
 
-def _kinds(spec: SyntheticSpec, animal: str) -> list[tuple[str, bool, str]]:
+def _kinds(spec: SyntheticSettings, animal: str) -> list[tuple[str, bool, str]]:
     """(kind, silent, sortType) of every unit index, in a seeded order."""
     c = unit_counts(spec)
     rows = (
@@ -114,7 +114,7 @@ def _pick(rng: np.random.Generator, candidates: list[int], frac: float, minimum:
     return {candidates[i] for i in rng.choice(len(candidates), n, replace=False)}
 
 
-def plan_units(spec: SyntheticSpec, animal: str, band_hz: np.ndarray, dt_ms: float) -> list[Unit]:
+def plan_units(spec: SyntheticSettings, animal: str, band_hz: np.ndarray, dt_ms: float) -> list[Unit]:
     """Every unit of a bird: identity, file-name parts, quirks and spike-model parameters."""
     kinds = _kinds(spec, animal)
     u = len(kinds)
@@ -195,7 +195,7 @@ def unit_file_name(unit: Unit) -> str:
     return f"Site{unit.site}_{ld}{rd}_e{unit.electrode}_s{unit.sortid}{ss}.h5"
 
 
-def animal_stims(spec: SyntheticSpec, animal: str) -> dict[int, int]:
+def animal_stims(spec: SyntheticSettings, animal: str) -> dict[int, int]:
     """This bird's stimuli: {stim number K: pool index}, sorted by K."""
     rng = rng_for(spec.seed, animal, "stims")
     chosen = rng.choice(spec.n_stims, spec.stims_per_animal, replace=False)
@@ -204,7 +204,7 @@ def animal_stims(spec: SyntheticSpec, animal: str) -> dict[int, int]:
     return {int(k): int(p) for k, p in sorted(zip(numbers, chosen))}
 
 
-def assign_coverage(spec: SyntheticSpec, animal: str, units: list[Unit], stims: dict[int, int]) -> None:
+def assign_coverage(spec: SyntheticSettings, animal: str, units: list[Unit], stims: dict[int, int]) -> None:
     """Units of a site hear the same random ``coverage`` fraction of the bird's stimuli;
     a stimulus no site drew is given to one random site, so every stimulus is heard."""
     rng = rng_for(spec.seed, animal, "coverage")
@@ -323,7 +323,7 @@ class StimSpikes:
 
 
 def simulate(
-    spec: SyntheticSpec,
+    spec: SyntheticSettings,
     animal: str,
     units: list[Unit],
     stims: dict[int, int],

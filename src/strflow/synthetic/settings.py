@@ -24,7 +24,7 @@ NONLINEARITIES = ("exp", "relu", "two_subunit")
 
 
 @dataclass(frozen=True)
-class SyntheticSpec:
+class SyntheticSettings:
     """Generator settings (the ``synthetic:`` block of a dataset in ``config.yaml``)."""
 
     seed: int = 1
@@ -107,7 +107,7 @@ class SyntheticSpec:
         unit_counts(self)  # validates the unit composition
 
     @classmethod
-    def from_config(cls, cfg: dict | None) -> "SyntheticSpec":
+    def from_config(cls, cfg: dict | None) -> "SyntheticSettings":
         cfg = dict(cfg or {})
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(cfg) - known)
@@ -136,7 +136,7 @@ def _log_uniform(rng: np.random.Generator, low: float, high: float, size=None):
     return np.exp(rng.uniform(np.log(low), np.log(high), size))
 
 
-def unit_counts(spec: SyntheticSpec) -> dict[str, int]:
+def unit_counts(spec: SyntheticSettings) -> dict[str, int]:
     """Number of units of each kind per bird (noise, tdt, multi, silent, single, singl typo)."""
     u = spec.units_per_animal
 

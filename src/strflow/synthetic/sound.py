@@ -10,8 +10,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from strflow.processing.spectrogram import SpectrogramParams, mel_spectrogram
-from strflow.synthetic.settings import CALL_CLASSES, SyntheticSpec, rng_for
+from strflow.processing.spectrogram import SpectrogramSettings, mel_spectrogram
+from strflow.synthetic.settings import CALL_CLASSES, SyntheticSettings, rng_for
 
 
 _HARMONIC_CEILING_HZ = 8000.0
@@ -172,7 +172,7 @@ class PoolStim:
         return self.n_samples / self.sample_rate
 
 
-def pool_types(spec: SyntheticSpec) -> list[str]:
+def pool_types(spec: SyntheticSettings) -> list[str]:
     """Stimulus type of every pool index (seeded order; fixed counts per type)."""
     n = spec.n_stims
     n_song = round(spec.song_fraction * n)
@@ -186,7 +186,7 @@ def pool_types(spec: SyntheticSpec) -> list[str]:
     return [types[i] for i in order]
 
 
-def make_pool_stim(spec: SyntheticSpec, index: int, stim_type: str) -> PoolStim:
+def make_pool_stim(spec: SyntheticSettings, index: int, stim_type: str) -> PoolStim:
     """Pool sound ``index``: a function of (seed, index, type, durations, rate) only."""
     rng = rng_for(spec.seed, "pool", index)
     sr = spec.sample_rate
@@ -209,13 +209,13 @@ def make_pool_stim(spec: SyntheticSpec, index: int, stim_type: str) -> PoolStim:
 
 
 @lru_cache(maxsize=4)
-def stimulus_pool(spec: SyntheticSpec) -> tuple[PoolStim, ...]:
+def stimulus_pool(spec: SyntheticSettings) -> tuple[PoolStim, ...]:
     """The shared pool (cached per spec)."""
     return tuple(make_pool_stim(spec, i, t) for i, t in enumerate(pool_types(spec)))
 
 
 @lru_cache(maxsize=4)
-def pool_spectrograms(spec: SyntheticSpec, dt_ms: float, params: SpectrogramParams) -> tuple[np.ndarray, ...]:
+def pool_spectrograms(spec: SyntheticSettings, dt_ms: float, params: SpectrogramSettings) -> tuple[np.ndarray, ...]:
     """(F, T_s) float64 mel spectrogram of every pool sound, as the workflow computes it."""
     out = []
     for stim in stimulus_pool(spec):

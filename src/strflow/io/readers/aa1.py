@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from strflow.io.readers.crcns_text import Cell, TextOptions, list_dirs, neuron_row, read_cells
+from strflow.io.readers.crcns_text import Cell, TextSettings, list_dirs, neuron_row, read_cells
 from strflow.io.readers.shard import Shard, SkipLog
 
 DATASET = "AA1"
@@ -32,7 +32,7 @@ AREAS = (("Field_L_cells", "Field_L"), ("MLd_cells", "MLd"))
 STIM_TYPES = ("conspecific", "flatrip")
 
 
-def read_aa1(raw_root: str | Path, options: TextOptions = TextOptions()) -> Shard:
+def read_aa1(raw_root: str | Path, options: TextSettings = TextSettings()) -> Shard:
     """Read the AA1 release under ``raw_root`` into the single shard ``"all"``."""
     raw_root = Path(raw_root)
     types = options.types(STIM_TYPES, DATASET)

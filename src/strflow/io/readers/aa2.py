@@ -35,7 +35,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from strflow.io.readers.crcns_text import Cell, TextOptions, list_dirs, neuron_row, read_cells, read_headerless_csv
+from strflow.io.readers.crcns_text import Cell, TextSettings, list_dirs, neuron_row, read_cells, read_headerless_csv
 from strflow.io.readers.shard import Shard, SkipLog
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ def read_stim_data(path: Path) -> dict[str, dict]:
     return out
 
 
-def read_aa2(raw_root: str | Path, options: TextOptions = TextOptions()) -> Shard:
+def read_aa2(raw_root: str | Path, options: TextSettings = TextSettings()) -> Shard:
     """Read the AA2 release under ``raw_root`` into the single shard ``"all"``."""
     raw_root = Path(raw_root)
     types = options.types(STIM_TYPES, DATASET)

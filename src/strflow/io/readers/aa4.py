@@ -50,7 +50,7 @@ _SUBSORT = re.compile(r"_ss(\d+)$")
 
 
 @dataclass(frozen=True)
-class AA4Options:
+class AA4Settings:
     stim_types: tuple[str, ...] = ("song", "call", "mlnoise")
     empty_trials: str = "keep"  # keep | skip
     on_unreadable: str = "error"  # error | skip
@@ -145,7 +145,7 @@ class _Unit:
 DURATION_TOLERANCE_S = 0.05
 
 
-def read_animal(raw_root: str | Path, animal: str, options: AA4Options = AA4Options()) -> Shard:
+def read_animal(raw_root: str | Path, animal: str, options: AA4Settings = AA4Settings()) -> Shard:
     """Read every unit file of one bird into a :class:`Shard`.
 
     A unit file that cannot be read, or whose content is invalid (non-finite or absurd
@@ -198,7 +198,7 @@ def read_animal(raw_root: str | Path, animal: str, options: AA4Options = AA4Opti
     )
 
 
-def _read_unit(path: Path, rel: str, raw_root: Path, animal: str, options: AA4Options,
+def _read_unit(path: Path, rel: str, raw_root: Path, animal: str, options: AA4Settings,
                stims: dict[int, dict], bad_stims: set[int]) -> _Unit:
     """One unit file, without touching the shard's state (``stims``/``bad_stims`` are read only)."""
     import h5py

@@ -67,7 +67,7 @@ NO_TRIALS_UNIT_REASON = "no trials for the selected stimulus types"
 
 
 @dataclass(frozen=True)
-class TextOptions:
+class TextSettings:
     stim_types: tuple[str, ...] | None = None  # None: all the format's types
     on_missing_wav: str = "skip"  # skip | error
 
@@ -205,7 +205,7 @@ def read_cells(
     all_types: tuple[str, ...],
     wav_rel: Callable[[str, str], str],
     stim_class: Callable[[str, str], str],
-    options: TextOptions,
+    options: TextSettings,
     skips: SkipLog,
 ) -> Shard:
     """Read every (cell, type, stim<i>/spike<i>) of ``cells`` into the shard ``"all"``.

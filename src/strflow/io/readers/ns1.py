@@ -34,7 +34,7 @@ and nowhere else:
   in coverage), their stimulus rows have null wav/rate/length/duration, and each DRC
   gets one ``stim`` skip record saying it is kept out of stimulus-locked outputs.
 
-``NS1Options.spike_rounding="legacy"`` reproduces deepSTRF's NS1 loader, which rounds
+``NS1Settings.spike_rounding="legacy"`` reproduces deepSTRF's NS1 loader, which rounds
 each spike to the nearest integer ms (``np.round``, half to even) and writes it into a
 one-hot ms vector by assignment, so spikes of one trial that round to the same ms
 count once.  About 2-2.5% of the spikes in 0..4995 ms collapse that way (2.1% over the
@@ -99,7 +99,7 @@ _METADATA_FIELDS = {
 
 
 @dataclass(frozen=True)
-class NS1Options:
+class NS1Settings:
     # "none": true spike times.  "legacy": deepSTRF's quirk, each time rounded to the
     # nearest integer ms (half to even) and at most one spike per ms per trial kept
     # (~2-2.5% of the spikes in 0..4995 ms collapse on the real files).
@@ -133,7 +133,7 @@ def legacy_round_ms(times_ms: np.ndarray) -> np.ndarray:
     return np.unique(np.round(np.asarray(times_ms, dtype=np.float64)))
 
 
-def read_ns1(raw_root: str | Path, options: NS1Options = NS1Options()) -> Shard:
+def read_ns1(raw_root: str | Path, options: NS1Settings = NS1Settings()) -> Shard:
     """Read the NS1 release under ``raw_root`` into the single shard ``"all"``."""
     import scipy.io
 

@@ -3,7 +3,7 @@ presentations as intervals, audio in stimulus templates or acquisition (DANDI's
 layout).  ``path:`` is one ``.nwb`` file or a folder searched recursively for them
 (sorted by path); the whole set is one shard, ``"all"``.
 
-What is read is configurable (``processing.reading.nwb``, :class:`NWBOptions`):
+What is read is configurable (``processing.reading.nwb``, :class:`NWBSettings`):
 
 ``presentations``
     the ``TimeIntervals`` table of stimulus presentations (default
@@ -51,7 +51,7 @@ SHARD = "all"
 
 
 @dataclass(frozen=True)
-class NWBOptions:
+class NWBSettings:
     presentations: str = "stimulus_presentations"
     stim_id_column: str = "stim_id"
     trial_column: str | None = "trial"
@@ -64,7 +64,7 @@ class NWBOptions:
     audio_root: str | None = None
 
     @classmethod
-    def from_config(cls, cfg: dict | None) -> "NWBOptions":
+    def from_config(cls, cfg: dict | None) -> "NWBSettings":
         cfg = dict(cfg or {})
         if "audio" in cfg:
             cfg["audio"] = tuple(cfg["audio"])
@@ -112,7 +112,7 @@ def _ragged(table, name):
     return [values[a:b] for a, b in zip(starts, ends)]
 
 
-def read_nwb(path, opts: NWBOptions = NWBOptions()) -> Shard:
+def read_nwb(path, opts: NWBSettings = NWBSettings()) -> Shard:
     from pynwb import NWBHDF5IO
 
     root, files = nwb_files(path)
@@ -148,7 +148,7 @@ def read_nwb(path, opts: NWBOptions = NWBOptions()) -> Shard:
                  stims=pa.Table.from_pylist(stim_rows, schema=STIMS_SCHEMA), skipped=skips.table())
 
 
-def _neurons(nwb, rel: str, opts: NWBOptions, prov: dict | None) -> tuple[pa.Table, list[str]]:
+def _neurons(nwb, rel: str, opts: NWBSettings, prov: dict | None) -> tuple[pa.Table, list[str]]:
     units = nwb.units
     if units is None:
         raise ValueError(f"{rel}: no units table")
@@ -196,7 +196,7 @@ def _neurons(nwb, rel: str, opts: NWBOptions, prov: dict | None) -> tuple[pa.Tab
     return table.append_column("__order", pa.array(ids)), cells
 
 
-def _presentations(nwb, file, opts: NWBOptions) -> dict:
+def _presentations(nwb, file, opts: NWBSettings) -> dict:
     table = nwb.trials if opts.presentations == "trials" else nwb.intervals.get(opts.presentations) if nwb.intervals else None
     if table is None:
         raise ValueError(f"{file}: no intervals table {opts.presentations!r} (set processing.reading.nwb.presentations)")
@@ -269,7 +269,7 @@ def _trials(nwb, file, cells: list[str], pres: dict, out: TrialsBuilder, skips: 
             out.add(cell, stim[q], int(trial[q]), t[bounds[q] : bounds[q + 1]] - onset[q])
 
 
-def _registry(nwb, rel: str, k: int, pres: dict, opts: NWBOptions) -> list[tuple[int, int, dict]]:
+def _registry(nwb, rel: str, k: int, pres: dict, opts: NWBSettings) -> list[tuple[int, int, dict]]:
     mod = nwb.processing.get("strflow") if nwb.processing else None
     if mod is not None and "stimuli" in mod.data_interfaces:
         t = mod["stimuli"]
