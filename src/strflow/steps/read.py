@@ -16,6 +16,22 @@ NS1_READING = ("spike_rounding", "on_unreadable")
 
 
 def read_shard(fmt: str, raw_dir, shard: str, reading: dict, outputs: dict) -> None:
+    """Read one shard of a raw dataset into the interim tables (rule ``read_shard``).
+
+    Parameters
+    ----------
+    fmt
+        The dataset format: ``aa4``, ``ns1``, ``aa1``, ``aa2`` or ``nwb``.
+    raw_dir
+        The raw folder.
+    shard
+        The shard (an AA4 animal; ``all`` for the other formats).
+    reading
+        ``processing.reading`` of the config (defaults from ``config.yaml``, the one
+        place they are set).
+    outputs
+        ``{"trials", "neurons", "stims", "skipped"}`` -> Parquet paths.
+    """
     if fmt == "aa4":
         from strflow.io.readers.aa4 import AA4Settings, read_animal
 

@@ -13,6 +13,19 @@ log = logging.getLogger("strflow")
 
 
 def stim_table(shard_stims: list, dt_ms: float, out, pre_bins: int = 0) -> None:
+    """Merge the shards' stimulus registries into ``tables/stims.parquet`` (rule ``stim_table``).
+
+    Parameters
+    ----------
+    shard_stims
+        The shards' ``stims.parquet``.
+    dt_ms
+        Bin width of the time grid.
+    out
+        The output table.
+    pre_bins
+        Bins of the pre-stimulus window.
+    """
     from strflow.store.tables import write_parquet
     from strflow.processing.dataset_tables import build_stim_table
     from strflow.store.tables import read_tables
@@ -23,6 +36,21 @@ def stim_table(shard_stims: list, dt_ms: float, out, pre_bins: int = 0) -> None:
 
 
 def spectrograms(stims_path, raw_dir, dt_ms: float, params: dict, out) -> None:
+    """One spectrogram per stimulus with a waveform, on the response grid (rule ``spectrograms``).
+
+    Parameters
+    ----------
+    stims_path
+        ``tables/stims.parquet``.
+    raw_dir
+        The raw folder (``wav`` paths are relative to it).
+    dt_ms
+        Bin width; every spectrogram must have the table's ``n_bins`` frames.
+    params
+        ``processing.spectrogram`` of the config (mel or cochleagram).
+    out
+        ``spectrograms.h5`` (:mod:`strflow.store.spectrograms`).
+    """
     from strflow.processing.spectrogram import compute_spectrogram, spectrogram_settings
     from strflow.store.spectrograms import write_spectrograms
     from strflow.processing.waveforms import read_stimulus_audio

@@ -68,6 +68,17 @@ def no_neurons_message(n_read: int, skips, neuron_filter: dict | None) -> str:
 
 
 def quality(binned: list, neurons_path, out, out_by_stim) -> None:
+    """Per-neuron and per-pair response quality from the binned counts (rule ``quality``).
+
+    Parameters
+    ----------
+    binned
+        The shards' binned block files.
+    neurons_path
+        ``tables/neurons.parquet``.
+    out, out_by_stim
+        ``tables/quality.parquet`` and ``tables/quality_by_stim.parquet``.
+    """
     from strflow.metrics.quality import quality_rows, tables
     from strflow.store.tables import write_parquet
     from strflow.store.blocks import read_blocks
