@@ -30,9 +30,9 @@ from strflow.io.download import (
     Manifest,
     fetch,
     fetch_verified,
-    safe_extract,
     sha256_file,
 )
+from strflow.io.archives import safe_extract
 
 USER = "alice"
 PASSWORD = "Pw-9f8e7d-SECRET"  # distinctive: grepped for everywhere

@@ -45,7 +45,7 @@ def verify_recorded(archive, sha_file=None) -> None:
 
 def extract_archive(archive, sha_file, dest, strip_components: int = 1) -> None:
     """Verify the archive against its recorded sha256, then extract it safely and atomically."""
-    from strflow.io.download import safe_extract
+    from strflow.io.archives import safe_extract
 
     archive, dest = Path(archive), Path(dest)
     verify_recorded(archive, sha_file)
@@ -61,7 +61,7 @@ def assemble_osf_raw(downloads: dict, out) -> None:
     extracted, the metadata and readme beside it; built in a temporary folder and renamed."""
     import shutil
 
-    from strflow.io.download import safe_extract
+    from strflow.io.archives import safe_extract
     from strflow.store.atomic import atomic_path
 
     for path in downloads.values():
@@ -83,7 +83,7 @@ def assemble_release(fmt: str, archives: dict, out) -> None:
     """Raw folder of a CRCNS text release: every archive verified, safely extracted and
     merged in a temporary folder (AA2's three tarballs wrap ``crcns/aa2/``; a single
     wrapping folder of the AA1 zip is dropped), then renamed into place."""
-    from strflow.io.download import safe_extract
+    from strflow.io.archives import safe_extract
     from strflow.store.atomic import atomic_path
 
     with atomic_path(out, suffix=".assembling") as tmp:
