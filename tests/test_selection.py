@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from strflow.config import dataset_settings
-from strflow.readers import neuron_columns
+from strflow.io.readers import neuron_columns
 from strflow.selection import FilterError, check, validate
 from tests.helpers import REPO
 
@@ -66,9 +66,9 @@ def test_config_time_errors_for_typos(tmp_path):
 
 
 def test_dataset_left_without_neurons_stops_with_the_reason(tmp_path):
-    from strflow.readers.shard import SKIPPED_SCHEMA, write_parquet
-    from strflow.steps import gather_tables
-    from strflow.tables import COVERAGE_SCHEMA
+    from strflow.store.tables import SKIPPED_SCHEMA, write_parquet
+    from strflow.steps.tables import gather_tables
+    from strflow.store.tables import COVERAGE_SCHEMA
 
     neurons = pa.Table.from_pylist([dict(cell_id="a/u1", animal_id="a", shard="a", file="a/u1.h5", sort_type="multi")])
     write_parquet(neurons, tmp_path / "n.parquet")

@@ -75,9 +75,9 @@ def dataset_settings(config: dict, name: str) -> DatasetSettings:
             f"act on the mel spectrogram), not {kind!r}"
         )
     if entry["source"] == "synthetic":
-        from strflow.synthetic import SyntheticSpec
+        from strflow.synthetic import SyntheticSettings
 
-        spec = SyntheticSpec.from_config(entry["synthetic"])
+        spec = SyntheticSettings.from_config(entry["synthetic"])
         shards = tuple(spec.animals)
         raw_dir = f"results/{name}/raw"
     else:
@@ -101,11 +101,11 @@ def dataset_settings(config: dict, name: str) -> DatasetSettings:
     # clear errors when the config is read, not mid-run
     settings.pre_stim_bins
     if "window_ms" in processing.get("smoothing", {}):
-        from strflow.smoothing import check_window
+        from strflow.processing.smoothing import check_window
 
         check_window(processing["smoothing"]["window_ms"], settings.dt_ms, f"dataset {name!r}: processing.smoothing")
     if entry.get("neuron_filter"):
-        from strflow.readers import neuron_columns
+        from strflow.io.readers import neuron_columns
         from strflow.selection import validate
 
         validate(entry["neuron_filter"], neuron_columns(entry["format"]), where=f"datasets.{name}.neuron_filter")

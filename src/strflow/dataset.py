@@ -21,19 +21,20 @@ any response.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import torch
 
-from strflow.readers.shard import flat_spikes
-from strflow.store import read_index
+from strflow.store.blocks import open_data, read_index
+from strflow.store.grid import check_grid
+from strflow.store.spectrograms import read_spectrograms
+from strflow.store.tables import flat_spikes
+from strflow.store.waveforms import read_waveforms
 
 _SENTINEL_SHAPE = (1, 1)
 
@@ -91,8 +92,7 @@ class _Responses(Sequence):
                 if s in self._stim_index and c in self._cell_index
             }
             # read pair by pair: memory stays at the chunk cache, whatever the dataset size
-            handle = h5py.File(path, "r", rdcc_nbytes=64 << 20)
-            self._loaded[shard] = (handle["data"], lookup)
+            self._loaded[shard] = (open_data(path, cache_bytes=64 << 20), lookup)
         return self._loaded[shard]
 
     def get(self, s: int, n: int) -> torch.Tensor:
@@ -138,13 +138,10 @@ class NeuralDataset:
             stims = stims.filter(pc.is_in(stims.column("stim_id"), coverage.column("stim_id")))
         self.skipped = pq.read_table(tables / "skipped.parquet").to_pylist()
 
-        with h5py.File(folder / "spectrograms.h5", "r") as f:
-            self.dt = float(f.attrs["dt_ms"])
-            self.spectrogram_params = json.loads(f.attrs["params"])
-            self.freqs_hz = f["freqs_hz"][()]
-            group = f["spectrograms"]
-            stim_ids = [s for s in stims.column("stim_id").to_pylist() if s in group]
-            self.stims = [torch.from_numpy(group[s][()]).unsqueeze(0) for s in stim_ids]
+        specs = read_spectrograms(folder / "spectrograms.h5", stims.column("stim_id").to_pylist())
+        self.dt, self.spectrogram_params, self.freqs_hz = specs.dt_ms, specs.params, specs.freqs_hz
+        stim_ids = list(specs.specs)
+        self.stims = [torch.from_numpy(a).unsqueeze(0) for a in specs.specs.values()]
         keep = set(stim_ids)
         pre = {int(p) for p in stims.column("n_pre_bins").to_pylist()} - {0} if "n_pre_bins" in stims.column_names else set()
         # bins of the pre-stimulus window at the start of every grid (processing.pre_stim_ms)
@@ -157,11 +154,17 @@ class NeuralDataset:
         self.F = int(self.stims[0].shape[1]) if self.stims else int(self.spectrogram_params.get("n_mels", self.spectrogram_params.get("n_bands", 0)))
         self.stimulus = stimulus
         if stimulus == "waveform":
-            self.stims, self.samples_per_bin, self.waveform_rate_hz = _read_waveforms(folder, stim_ids)
+            waves, self.samples_per_bin, self.waveform_rate_hz = read_waveforms(folder / "waveforms.h5", stim_ids)
+            self.stims = [torch.from_numpy(w).unsqueeze(0) for w in waves]
         stim_index = {s: i for i, s in enumerate(stim_ids)}
         cell_index = {m["cell_id"]: n for n, m in enumerate(self.nrn_meta)}
         cell_shard = [m["shard"] for m in self.nrn_meta]
         self.shards = list(dict.fromkeys(cell_shard))
+        kind = "responses" if smoothed else "binned"
+        check_grid(specs.path, self.dt, {s: a.shape[1] for s, a in specs.specs.items()}, tables / "stims.parquet",
+                   dict(zip(stims.column("stim_id").to_pylist(), stims.column("n_bins").to_pylist())), self.n_pre_bins,
+                   [folder / k / f"{shard}.h5" for k in dict.fromkeys((kind, "binned")) for shard in self.shards
+                    if (folder / k / f"{shard}.h5").is_file()])
         self.responses = _Responses(
             folder, "responses" if smoothed else "binned", self.shards, cell_shard, stim_index, cell_index, len(self.stims)
         )
@@ -438,24 +441,6 @@ class PooledDataset(NeuralDataset):
     def spike_times(self, s: int, n: int) -> list[np.ndarray]:
         d, local_s, local_n = self.responses.locate(s, n)
         return [] if local_s is None else self.responses._parts[d].spike_times(local_s, local_n)
-
-
-def _read_waveforms(folder: Path, stim_ids: list[str]) -> tuple[list[torch.Tensor], int, float]:
-    """(1, samples) tensors of ``waveforms.h5`` for ``stim_ids``, samples per bin, rate."""
-    path = folder / "waveforms.h5"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: not found; build it with `snakemake {path}`")
-    with h5py.File(path, "r") as f:
-        missing = [s for s in stim_ids if s not in f["waveforms"]]
-        if missing:
-            raise ValueError(f"{path}: no waveform for stimuli {missing[:5]}; rebuild it")
-        data = [f["waveforms"][s] for s in stim_ids]
-        rates = {float(d.attrs["sample_rate_hz"]) for d in data}
-        spb = {int(d.attrs["samples_per_bin"]) for d in data}
-        if len(spb) > 1 or len(rates) > 1:
-            raise ValueError(f"{path}: stimuli on different grid rates {sorted(rates)}; one rate is needed to batch them")
-        stims = [torch.from_numpy(d[()]).unsqueeze(0) for d in data]
-    return stims, (spb.pop() if spb else 0), (rates.pop() if rates else float("nan"))
 
 
 def _tagged_concat(tables: dict[str, pa.Table]) -> pa.Table:

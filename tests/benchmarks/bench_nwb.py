@@ -5,7 +5,7 @@
 Builds the NS1 tables and spectrograms with Snakemake (every unit of the copy, no
 neuron filter, dt 5 ms), then times, in this process, the export
 (``strflow.steps.nwb_export``: every unit, presentation, waveform and spectrogram) and
-the import (``strflow.readers.nwb.read_nwb``), best of ``--repeats``; prints wall and
+the import (``strflow.io.readers.nwb.read_nwb``), best of ``--repeats``; prints wall and
 CPU seconds (the latter matters on a shared machine), files and sizes.
 """
 
@@ -42,8 +42,8 @@ def main() -> None:
                                                     ("tables/coverage.parquet", "tables/stims.parquet", "spectrograms.h5")])
     print(f"NS1 tables + spectrograms (Snakemake, {args.cores} cores): {prep:.1f} s")
 
-    from strflow.readers.nwb import read_nwb
-    from strflow.steps import nwb_export
+    from strflow.io.readers.nwb import read_nwb
+    from strflow.steps.nwb import nwb_export
 
     out = results / "nwb_bench"
     export_s, import_s, export_cpu = [], [], []

@@ -1,4 +1,4 @@
-"""strflow.download against a real local HTTP server (127.0.0.1, port 0) run in-process.
+"""strflow.io.download against a real local HTTP server (127.0.0.1, port 0) run in-process.
 
 The fake server (tests/helpers/crcns_server.py, fixture ``server``) implements the three
 protocols: the Plone login (``/login_form``) and cookie-protected files (``/files/<path>``,
@@ -21,15 +21,15 @@ from pathlib import Path
 
 import pytest
 
-from strflow.download import (
+from strflow.io.download import (
     CRCNSCredentials,
     DownloadError,
     Manifest,
     fetch,
     fetch_verified,
-    safe_extract,
     sha256_file,
 )
+from strflow.io.archives import safe_extract
 
 from tests.helpers.crcns_server import FILES, MISSING, OSF, PASSWORD, PAYLOAD, TOKEN, USER
 
@@ -356,7 +356,7 @@ def test_safe_extract_zip_good_and_malicious(tmp_path):
 
 
 def test_verify_recorded_names_a_corrupted_archive(tmp_path):
-    from strflow.steps import verify_recorded
+    from strflow.steps.download import verify_recorded
 
     archive = tmp_path / "BlaBro09xxF.tar.gz"
     archive.write_bytes(b"original bytes")

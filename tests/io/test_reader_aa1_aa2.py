@@ -8,10 +8,10 @@ import logging
 
 import pytest
 
-from strflow.readers.aa1 import read_aa1
-from strflow.readers.aa2 import read_aa2
-from strflow.readers.crcns_text import NEURONS_SCHEMA, TextOptions, parse_cell_name, parse_spike_text
-from strflow.readers.shard import STIMS_SCHEMA, TRIALS_SCHEMA
+from strflow.io.readers.aa1 import read_aa1
+from strflow.io.readers.aa2 import read_aa2
+from strflow.io.readers.crcns_text import NEURONS_SCHEMA, TextSettings, parse_cell_name, parse_spike_text
+from strflow.store.tables import STIMS_SCHEMA, TRIALS_SCHEMA
 
 from tests.helpers.aa1_aa2 import C1, C2, F1, GONE, REGION_CELLS, S1, S2, S3, pair, write
 
@@ -90,7 +90,7 @@ def test_aa1_skips(aa1_raw):
 
 
 def test_aa1_stim_type_selection(aa1_raw):
-    shard = read_aa1(aa1_raw, TextOptions(stim_types=("flatrip",)))
+    shard = read_aa1(aa1_raw, TextSettings(stim_types=("flatrip",)))
     assert shard.neurons.column("cell_id").to_pylist() == ["gg0304_10_B", "pipu1018_2_B", "pipu1018_2_A"]
     assert shard.stims.column("stim_id").to_pylist() == [F1]
     assert shard.stims.column("stim_number").to_pylist() == [1]
@@ -100,14 +100,14 @@ def test_aa1_stim_type_selection(aa1_raw):
     assert ("file", "Field_L_cells/gg0304_10_B/conspecific", "stim type 'conspecific' not selected") in {
         (r["what"], r["file"], r["reason"]) for r in skipped}
     with pytest.raises(ValueError, match="songrip"):
-        read_aa1(aa1_raw, TextOptions(stim_types=("songrip",)))
+        read_aa1(aa1_raw, TextSettings(stim_types=("songrip",)))
 
 
 def test_aa1_missing_wav_error_mode(aa1_raw):
     with pytest.raises(FileNotFoundError, match=r"pipu1018_2_B/flatrip/stim2"):
-        read_aa1(aa1_raw, TextOptions(on_missing_wav="error"))
+        read_aa1(aa1_raw, TextSettings(on_missing_wav="error"))
     with pytest.raises(ValueError, match="on_missing_wav"):
-        TextOptions(on_missing_wav="ignore")
+        TextSettings(on_missing_wav="ignore")
 
 
 def test_malformed_number_names_file_and_line(aa1_raw):
@@ -184,7 +184,7 @@ def test_aa2_skips(aa2_raw):
 
 
 def test_aa2_cross_check_warns(aa2_raw, caplog):
-    with caplog.at_level(logging.WARNING, logger="strflow.readers.aa2"):
+    with caplog.at_level(logging.WARNING, logger="strflow.io.readers.aa2"):
         read_aa2(aa2_raw)
     text = caplog.text
     assert "gr0102_1_A lists stim types ['conspecific', 'flatrip', 'songrip']" in text
@@ -192,11 +192,11 @@ def test_aa2_cross_check_warns(aa2_raw, caplog):
 
 
 def test_aa2_select_songrip_and_error_mode(aa2_raw):
-    shard = read_aa2(aa2_raw, TextOptions(stim_types=("songrip",)))
+    shard = read_aa2(aa2_raw, TextSettings(stim_types=("songrip",)))
     assert shard.neurons.column("cell_id").to_pylist() == ["obla1305_7"]
     assert shard.stims.column("stim_id").to_pylist() == [S2]
     with pytest.raises(FileNotFoundError, match="obla1305_7/conspecific/stim10"):
-        read_aa2(aa2_raw, TextOptions(on_missing_wav="error"))
+        read_aa2(aa2_raw, TextSettings(on_missing_wav="error"))
 
 
 def test_second_block_of_a_stimulus_is_merged_and_recorded(aa1_raw):

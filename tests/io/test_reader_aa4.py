@@ -4,7 +4,7 @@ import h5py
 import numpy as np
 import pytest
 
-from strflow.readers.aa4 import AA4Options, decode_attr, read_animal
+from strflow.io.readers.aa4 import AA4Settings, decode_attr, read_animal
 
 A = "aaaa0000aaaa0000aaaa0000aaaa0000"
 B = "bbbb1111bbbb1111bbbb1111bbbb1111"
@@ -54,7 +54,7 @@ def test_trials_numeric_order_empty_and_preonset(aa4_raw):
 
 
 def test_empty_trials_skip_mode_records_everything(aa4_raw):
-    shard = read_animal(aa4_raw, "AaaBbb0001M", AA4Options(empty_trials="skip"))
+    shard = read_animal(aa4_raw, "AaaBbb0001M", AA4Settings(empty_trials="skip"))
     t = trials_of(shard)
     assert ("Site1_L1000R1100_e3_s0_ss1", A, 5) not in t
     reasons = {(r["what"], r["reason"], r["trial"]) for r in shard.skipped.to_pylist()}
@@ -65,7 +65,7 @@ def test_empty_trials_skip_mode_records_everything(aa4_raw):
 
 
 def test_stim_type_filter_is_recorded(aa4_raw):
-    shard = read_animal(aa4_raw, "AaaBbb0001M", AA4Options(stim_types=("song",)))
+    shard = read_animal(aa4_raw, "AaaBbb0001M", AA4Settings(stim_types=("song",)))
     assert set(shard.trials.column("stim_id").to_pylist()) == {A}
     reasons = [(r["what"], r["reason"]) for r in shard.skipped.to_pylist()]
     assert ("pair", "stim_type 'call' not selected") in reasons
@@ -77,7 +77,7 @@ def test_corrupt_unit_is_an_error_or_a_recorded_skip(aa4_raw):
     bad.write_bytes(b"not an hdf5 file")
     with pytest.raises(ValueError, match="Site9_L1R1_e9_s0.h5"):
         read_animal(aa4_raw, "AaaBbb0001M")
-    shard = read_animal(aa4_raw, "AaaBbb0001M", AA4Options(on_unreadable="skip"))
+    shard = read_animal(aa4_raw, "AaaBbb0001M", AA4Settings(on_unreadable="skip"))
     rows = [r for r in shard.skipped.to_pylist() if r["file"].endswith("Site9_L1R1_e9_s0.h5")]
     assert len(rows) == 1 and rows[0]["reason"].startswith("unreadable unit file: cannot open as HDF5")
 
@@ -86,7 +86,7 @@ def test_missing_wav_is_an_error_or_a_recorded_skip(aa4_raw):
     (aa4_raw / "AaaBbb0001M" / "wavfiles" / "stim4.wav").unlink()
     with pytest.raises(FileNotFoundError, match="stim4.wav"):
         read_animal(aa4_raw, "AaaBbb0001M")
-    shard = read_animal(aa4_raw, "AaaBbb0001M", AA4Options(on_missing_wav="skip"))
+    shard = read_animal(aa4_raw, "AaaBbb0001M", AA4Settings(on_missing_wav="skip"))
     assert B not in set(shard.trials.column("stim_id").to_pylist())
     whats = [(r["what"], r["file"]) for r in shard.skipped.to_pylist()]
     assert ("stim", "AaaBbb0001M/wavfiles/stim4.wav") in whats

@@ -12,12 +12,12 @@ import h5py
 import numpy as np
 import pytest
 
-from strflow.readers.aa4 import AA4Options, read_animal
-from strflow.readers.shard import SPIKE_MARGIN_S
+from strflow.io.readers.aa4 import AA4Settings, read_animal
+from strflow.io.readers.shard import SPIKE_MARGIN_S
 
 BIRD = "AaaBbb0001M"
 UNIT = "Site1_L1000R1100_e3_s0_ss1"  # stims A (Song1/3, 11 trials, 0.5 s) and B (Call1/4)
-SKIP = AA4Options(on_unreadable="skip")
+SKIP = AA4Settings(on_unreadable="skip")
 OTHERS = ["Site1_L1000R1100_e17_s1", "Site2_L900R900_e6_s0_ss3"]
 
 

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 import scipy.io
 
-from strflow.readers.ns1 import (
+from strflow.io.readers.ns1 import (
     DRC_SKIP_REASON,
     MISSING_UNIT_REASON,
     NEURONS_SCHEMA,
-    NS1Options,
+    NS1Settings,
     is_valid73,
     read_metadata,
     read_ns1,
@@ -112,7 +112,7 @@ def test_stims_rows_true_rate_and_drc_nulls(ns1_raw):
 
 
 def test_legacy_rounding_dedupes_within_a_millisecond(ns1_raw):
-    shard = read_ns1(ns1_raw, NS1Options(spike_rounding="legacy"))
+    shard = read_ns1(ns1_raw, NS1Settings(spike_rounding="legacy"))
     t = trials_of(shard)
     # -0.5 -> -0 (half to even), 100.2/100.4/100.5 -> 100 (once), 101.5/102.4 -> 102 (once)
     assert t[(U1, "nat03", 1)] == [0.0, 0.1, 0.102]
@@ -121,7 +121,7 @@ def test_legacy_rounding_dedupes_within_a_millisecond(ns1_raw):
     assert t[(U1, "nat01", 2)] == []
     assert shard.trials.num_rows == read_ns1(ns1_raw).trials.num_rows  # trials are never dropped
     with pytest.raises(ValueError, match="spike_rounding"):
-        NS1Options(spike_rounding="floor")
+        NS1Settings(spike_rounding="floor")
 
 
 def test_errors_name_the_file(ns1_raw):
@@ -246,7 +246,7 @@ def test_unreadable_cluster_is_an_error_naming_it_or_a_recorded_skip(ns1_raw):
     bad.write_bytes(b"MATLAB 5.0 MAT-file, but not really" + bytes(200))
     with pytest.raises(ValueError, match=rf"{bad}: cannot read as a MATLAB v5 file.*on_unreadable: skip"):
         read_ns1(ns1_raw)
-    shard = read_ns1(ns1_raw, NS1Options(on_unreadable="skip"))
+    shard = read_ns1(ns1_raw, NS1Settings(on_unreadable="skip"))
     assert shard.neurons.column("cell_id").to_pylist() == [U1, U3]
     rows = [r for r in shard.skipped.to_pylist() if r["cell_id"] == U4]
     assert len(rows) == 1 and rows[0]["what"] == "unit" and rows[0]["file"] == f"spikesandwav/{U4}.mat"
@@ -266,7 +266,7 @@ def test_absurd_spike_times_are_refused(ns1_raw, value, what):
     _rewrite_repeat(path, 3, 2, [10.0, value])
     with pytest.raises(ValueError, match=rf"{path}: data.set\(4\).repeats\(2\).t: .*{what}"):
         read_ns1(ns1_raw)
-    shard = read_ns1(ns1_raw, NS1Options(on_unreadable="skip"))
+    shard = read_ns1(ns1_raw, NS1Settings(on_unreadable="skip"))
     assert U1 not in shard.neurons.column("cell_id").to_pylist()
 
 
@@ -316,7 +316,7 @@ def test_shipped_config_filter_is_the_published_criterion():
 
     import yaml
 
-    from strflow.readers import neuron_columns
+    from strflow.io.readers import neuron_columns
     from strflow.selection import check, validate
 
     spec = yaml.safe_load((REPO / "config.yaml").read_text())["datasets"]["ns1"]["neuron_filter"]

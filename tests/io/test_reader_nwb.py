@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from strflow import steps
-from strflow.readers.nwb import NWBOptions, read_nwb
+from strflow.io.readers.nwb import NWBSettings, read_nwb
 
 SR = 16000.0
 OPTS = dict(presentations="trials", stim_id_column="stimulus_name", trial_column=None, type_column=None,
@@ -45,7 +45,7 @@ def write_foreign(path, with_obs=False):
 
 def test_foreign_layout_trials_by_hand(tmp_path):
     write_foreign(tmp_path / "sub-M1_ses-1.nwb")
-    shard = read_nwb(tmp_path, NWBOptions.from_config(OPTS))
+    shard = read_nwb(tmp_path, NWBSettings.from_config(OPTS))
     neurons = shard.neurons.to_pylist()
     assert [(n["cell_id"], n["animal_id"], n["shard"], n["file"], n["quality"]) for n in neurons] == [
         ("M1/0", "M1", "all", "sub-M1_ses-1.nwb", "good"), ("M1/1", "M1", "all", "sub-M1_ses-1.nwb", "mua")]
@@ -66,7 +66,7 @@ def test_foreign_layout_trials_by_hand(tmp_path):
 
 def test_obs_intervals_select_the_presentations_a_unit_heard(tmp_path):
     write_foreign(tmp_path / "f.nwb", with_obs=True)
-    shard = read_nwb(tmp_path / "f.nwb", NWBOptions.from_config(OPTS))
+    shard = read_nwb(tmp_path / "f.nwb", NWBSettings.from_config(OPTS))
     heard = sorted((r["cell_id"], r["stim_id"], r["trial"]) for r in shard.trials.to_pylist())
     assert heard == [("M1/0", "chirp", 2), ("M1/0", "tone", 1), ("M1/0", "tone", 2), ("M1/1", "chirp", 1)]
 
@@ -101,9 +101,9 @@ def test_the_chain_reads_audio_inside_the_nwb_file(tmp_path, one_file):
 def test_clear_errors(tmp_path):
     write_foreign(tmp_path / "f.nwb")
     with pytest.raises(ValueError, match="f.nwb: intervals table 'trials' has no column 'stim'"):
-        read_nwb(tmp_path / "f.nwb", NWBOptions.from_config(dict(OPTS, stim_id_column="stim")))
+        read_nwb(tmp_path / "f.nwb", NWBSettings.from_config(dict(OPTS, stim_id_column="stim")))
     with pytest.raises(ValueError, match="f.nwb: presentation windows overlap"):
-        read_nwb(tmp_path / "f.nwb", NWBOptions.from_config(dict(OPTS, post_s=2.0)))
+        read_nwb(tmp_path / "f.nwb", NWBSettings.from_config(dict(OPTS, post_s=2.0)))
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="empty: no .nwb file"):
-        read_nwb(tmp_path / "empty", NWBOptions())
+        read_nwb(tmp_path / "empty", NWBSettings())

@@ -22,8 +22,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from strflow.binning import PairBlocks
-from strflow.quality import BY_STIM_SCHEMA, QUALITY_SCHEMA, quality_rows, tables
+from strflow.store.blocks import PairBlocks
+from strflow.metrics.quality import BY_STIM_SCHEMA, QUALITY_SCHEMA, quality_rows, tables
 
 S = np.array([1, -1, 1, -1])  # var 1
 E = np.array([1, 1, -1, -1])  # var 1, orthogonal to S

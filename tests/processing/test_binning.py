@@ -1,6 +1,6 @@
 import numpy as np
 
-from strflow.binning import bin_pairs, bin_trials, pair_summary, ragged_take
+from strflow.processing.binning import bin_pairs, bin_trials, pair_summary, ragged_take
 
 
 def reference_counts(trains, n_bins, dt_ms):
@@ -84,7 +84,7 @@ def test_stimuli_without_waveform_have_zero_bins_but_keep_trial_counts():
 
 
 def test_streamed_ranges_reproduce_the_whole():
-    from strflow.binning import plan_pairs
+    from strflow.processing.binning import plan_pairs
 
     rng = np.random.default_rng(2)
     n = 60

@@ -1,4 +1,4 @@
-"""The log-spaced NS1 cochleagram (strflow.cochleagram) against the published recipe
+"""The log-spaced NS1 cochleagram (strflow.processing.cochleagram) against the published recipe
 (Rahman et al., cochlear_models ``cochleagram_spec_log.m`` type 'log' with voicebox-style
 ``melbankbw(34, nfft, fs, fmin/fs, fmax/fs, 'lusc')``), recomputed here independently."""
 
@@ -9,16 +9,16 @@ import numpy as np
 import pytest
 import yaml
 
-from strflow.cochleagram import CochleagramParams, band_centres_hz, cochleagram, log_filterbank
+from strflow.processing.cochleagram import CochleagramSettings, band_centres_hz, cochleagram, log_filterbank
 from strflow.config import dataset_settings
-from strflow.spectrogram import SpectrogramParams, compute_spectrogram, spectrogram_settings
+from strflow.processing.spectrogram import SpectrogramSettings, compute_spectrogram, spectrogram_settings
 
 from tests.helpers import REPO
 from tests.helpers.cochleagram import melbank_lusc
 
 CONFIG = yaml.safe_load((REPO / "config.yaml").read_text())
 SCHEMA = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
-P = CochleagramParams()
+P = CochleagramSettings()
 SR_GRID = 48800.0  # 5 ms = 244 samples exactly: no resampling, frames can be checked sample by sample
 
 
@@ -31,7 +31,7 @@ def test_band_centres_are_the_published_list():
     ratios = centres[1:] / centres[:-1]
     np.testing.assert_allclose(ratios, (wsr[-2] / wsr[0]) ** (1 / 33), rtol=1e-12)  # equal log spacing
     # config.yaml's default block is the published recipe
-    assert CochleagramParams(**CONFIG["processing"]["spectrogram"]["cochleagram"]) == P
+    assert CochleagramSettings(**CONFIG["processing"]["spectrogram"]["cochleagram"]) == P
 
 
 @pytest.mark.parametrize("dt", [1.0, 5.0, 10.0])
@@ -119,7 +119,7 @@ def test_click_lands_in_its_bin_on_the_exact_grid(pre):
 def test_validation_errors():
     wave = np.zeros(int(0.1 * SR_GRID))
     with pytest.raises(ValueError, match="increase nfft_mult"):
-        cochleagram(wave, SR_GRID, 1.0, CochleagramParams(nfft_mult=1))  # 49-sample window: 1 kHz FFT bins
+        cochleagram(wave, SR_GRID, 1.0, CochleagramSettings(nfft_mult=1))  # 49-sample window: 1 kHz FFT bins
     with pytest.raises(ValueError, match="Nyquist"):
         cochleagram(np.zeros(2400), 24000.0, 5.0, P)  # 19.9 kHz band at 24 kHz
     with pytest.raises(ValueError, match="shorter than one"):
@@ -128,7 +128,7 @@ def test_validation_errors():
         cochleagram(wave, SR_GRID, 5.0, P, pre_bins=-1)
     for bad in (dict(n_bands=1), dict(fmin_hz=2000, fmax_hz=1000), dict(fmin_hz=0), dict(window_bins=0), dict(nfft_mult=1.5)):
         with pytest.raises(ValueError):
-            CochleagramParams(**bad)
+            CochleagramSettings(**bad)
 
 
 def test_config_kinds_defaults_and_validation():
@@ -139,18 +139,18 @@ def test_config_kinds_defaults_and_validation():
     for name in ("demo", "aa4", "aa1"):
         mel = spectrogram_settings(dataset_settings(CONFIG, name).processing["spectrogram"])
         # the exact settings (and so the recorded params attribute) of before the cochleagram existed
-        assert isinstance(mel, SpectrogramParams)
+        assert isinstance(mel, SpectrogramSettings)
         assert mel.as_dict() == dict(n_mels=32, window_ms=10, fmin_hz=250, fmax_hz=8000, compression="cubic",
                                      mel_scale="htk", mel_norm=None, amin=1e-10)
     assert P.as_dict()["kind"] == "cochleagram"
     # dispatch: the same wave through either kind
     wave = np.random.default_rng(0).standard_normal(int(0.1 * SR_GRID))
     assert compute_spectrogram(wave, SR_GRID, 5.0, ns1)[0].shape == (34, 20)
-    assert compute_spectrogram(wave, SR_GRID, 5.0, SpectrogramParams(fmin_hz=250, fmax_hz=8000))[0].shape == (32, 20)
+    assert compute_spectrogram(wave, SR_GRID, 5.0, SpectrogramSettings(fmin_hz=250, fmax_hz=8000))[0].shape == (32, 20)
     with pytest.raises(ValueError, match="kind"):
         spectrogram_settings({"kind": "gammatone"})
     with pytest.raises(ValueError, match="not mel"):
-        SpectrogramParams.from_config({"kind": "cochleagram"})
+        SpectrogramSettings.from_config({"kind": "cochleagram"})
 
     def invalid(mutate):
         cfg = copy.deepcopy(CONFIG)
@@ -171,7 +171,7 @@ def test_config_kinds_defaults_and_validation():
     cfg = copy.deepcopy(CONFIG)
     cfg["datasets"]["ns1"]["processing"]["spectrogram"]["cochleagram"] = {"n_bands": 40, "fmax_hz": 16000}
     jsonschema.validate(cfg, SCHEMA)
-    assert spectrogram_settings(dataset_settings(cfg, "ns1").processing["spectrogram"]) == CochleagramParams(
+    assert spectrogram_settings(dataset_settings(cfg, "ns1").processing["spectrogram"]) == CochleagramSettings(
         n_bands=40, fmax_hz=16000
     )
     # a synthetic dataset's ground truth is drawn on the mel spectrogram

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from strflow import timegrid
-from strflow.cochleagram import CochleagramParams, cochleagram
-from strflow.readers.ns1 import TRUE_WAV_RATE
-from strflow.spectrogram import read_wav
+from strflow.processing.cochleagram import CochleagramSettings, cochleagram
+from strflow.io.readers.ns1 import TRUE_WAV_RATE
+from strflow.processing.spectrogram import read_wav
 from tests.helpers import real_data_dir
 from tests.helpers.cochleagram import melbank_lusc
 
@@ -31,7 +31,7 @@ def wav_dir():
     return path
 
 
-def published_recipe(wave: np.ndarray, fs: float, p: CochleagramParams) -> np.ndarray:
+def published_recipe(wave: np.ndarray, fs: float, p: CochleagramSettings) -> np.ndarray:
     """cochleagram_spec_log.m's steps at the native rate: only frames that fit in the sound."""
     hop = round(0.005 * fs)
     win, n_fft = 2 * hop, 8 * hop
@@ -44,7 +44,7 @@ def published_recipe(wave: np.ndarray, fs: float, p: CochleagramParams) -> np.nd
 @pytest.mark.parametrize("name", ["source.1.sound.0.snr.0.token.0.fw.2.frozen.1", "source.2.sound.0.snr.0.token.0.fw.1.frozen.8"])
 def test_exact_grid_cochleagram_agrees_with_the_published_recipe(wav_dir, name):
     wave, header_rate = read_wav(wav_dir / name)
-    p = CochleagramParams()
+    p = CochleagramSettings()
     ours, freqs = cochleagram(wave, TRUE_WAV_RATE, 5.0, p)
     published = published_recipe(wave, header_rate, p)
     # one frame per whole 5 ms bin at the true rate (999 or 1000: the files differ by a

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from strflow.binning import PairBlocks
-from strflow.smoothing import hanning_kernel, kernel_length, smooth_blocks
+from strflow.store.blocks import PairBlocks
+from strflow.processing.smoothing import hanning_kernel, kernel_length, smooth_blocks
 
 
 @pytest.mark.parametrize("dt, k, legacy_sum", [(1, 21, 10.0), (2, 11, 5.0), (5, 5, 2.0)])
@@ -52,7 +52,7 @@ def test_smooth_blocks_matches_per_row_convolution():
 
 
 def test_runs_cover_every_trial_once_within_the_cap():
-    from strflow.smoothing import equal_length_runs
+    from strflow.processing.smoothing import equal_length_runs
 
     n_trials, n_bins = np.array([3, 2, 4, 1]), np.array([50, 50, 0, 30])
     sizes = n_trials * n_bins

@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from strflow.spectrogram import SpectrogramParams, mel_spectrogram
+from strflow.processing.spectrogram import SpectrogramSettings, mel_spectrogram
 
 SR = 24414.0
-P = SpectrogramParams(fmin_hz=250, fmax_hz=8000, compression="none")
+P = SpectrogramSettings(fmin_hz=250, fmax_hz=8000, compression="none")
 
 
 def tone(freq, start_s, stop_s, total_s, sr=SR):
@@ -35,7 +35,7 @@ def test_click_lands_in_its_bin_without_drift():
     wave = np.zeros(n)
     click_ms = np.arange(50, 3000, 100) + 0.5
     wave[np.round(click_ms / 1000 * SR).astype(int)] = 1.0
-    spec, _ = mel_spectrogram(wave, SR, dt, SpectrogramParams(fmin_hz=250, fmax_hz=8000, window_ms=2, compression="none"))
+    spec, _ = mel_spectrogram(wave, SR, dt, SpectrogramSettings(fmin_hz=250, fmax_hz=8000, window_ms=2, compression="none"))
     energy = spec.sum(axis=0)
     for c in click_ms:
         k = int(c // dt)
@@ -45,14 +45,14 @@ def test_click_lands_in_its_bin_without_drift():
 def test_compressions_and_validation():
     wave = tone(1000, 0, 0.5, 0.5)
     base, _ = mel_spectrogram(wave, SR, 5, P)
-    cubic, _ = mel_spectrogram(wave, SR, 5, SpectrogramParams(fmin_hz=250, fmax_hz=8000))
+    cubic, _ = mel_spectrogram(wave, SR, 5, SpectrogramSettings(fmin_hz=250, fmax_hz=8000))
     np.testing.assert_allclose(cubic, np.cbrt(base), rtol=1e-4, atol=1e-6)
-    log, _ = mel_spectrogram(wave, SR, 5, SpectrogramParams(fmin_hz=250, fmax_hz=8000, compression="log"))
+    log, _ = mel_spectrogram(wave, SR, 5, SpectrogramSettings(fmin_hz=250, fmax_hz=8000, compression="log"))
     np.testing.assert_allclose(log, 10 * np.log10(np.maximum(base, 1e-10)), rtol=1e-4, atol=1e-3)
     with pytest.raises(ValueError):
-        SpectrogramParams(compression="sqrt")
+        SpectrogramSettings(compression="sqrt")
     with pytest.raises(ValueError, match="Nyquist"):
-        mel_spectrogram(wave, SR, 5, SpectrogramParams(fmax_hz=20000))
+        mel_spectrogram(wave, SR, 5, SpectrogramSettings(fmax_hz=20000))
     with pytest.raises(ValueError, match="shorter than one"):
         mel_spectrogram(wave[:10], SR, 5, P)
 
@@ -60,7 +60,7 @@ def test_compressions_and_validation():
 @pytest.mark.parametrize("dt", [1.0, 5.0])
 def test_pre_stimulus_window_prepends_silence(dt):
     wave = tone(3000, 0.0, 0.3, 0.3)
-    cubic = SpectrogramParams(fmin_hz=250, fmax_hz=8000, compression="cubic")
+    cubic = SpectrogramSettings(fmin_hz=250, fmax_hz=8000, compression="cubic")
     plain, _ = mel_spectrogram(wave, SR, dt, cubic)
     pre = int(round(50 / dt))
     padded, _ = mel_spectrogram(wave, SR, dt, cubic, pre_bins=pre)

@@ -16,7 +16,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 import strflow  # noqa: E402
-from strflow import qc  # noqa: E402
+from strflow.reports import qc  # noqa: E402
 
 from tests.helpers.results import BIRDS, CELLS, HEARD, build_tiny_results  # noqa: E402
 

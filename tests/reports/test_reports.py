@@ -28,12 +28,14 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 import yaml  # noqa: E402
 
-from strflow import qc, strf_report  # noqa: E402
-from strflow.figures import show_spectrogram, spectrogram_db  # noqa: E402
-from strflow.metrics import _powers, signal_power_significance  # noqa: E402
-from strflow.models import ceiling_flags  # noqa: E402
-from strflow.readers.shard import STIMS_SCHEMA  # noqa: E402
-from strflow.tables import build_stim_table  # noqa: E402
+from strflow.reports import qc, strf_report  # noqa: E402
+from strflow.reports.figures import show_spectrogram, spectrogram_db  # noqa: E402
+from strflow.metrics.base import _powers  # noqa: E402
+from strflow.metrics.noise_ceiling import signal_power_significance  # noqa: E402
+from strflow.strf.split import ceiling_flags  # noqa: E402
+from strflow.store.fits import read_fits  # noqa: E402
+from strflow.store.tables import STIMS_SCHEMA  # noqa: E402
+from strflow.processing.dataset_tables import build_stim_table  # noqa: E402
 
 
 
@@ -94,8 +96,10 @@ def _fits(tmp_path, cells, F=6, L=5, dt=5.0):
     f["freqs_hz"] = np.array([300.0, 520.0, 900.0, 1500.0, 2600.0, 4400.0])
     f.create_dataset("split/stim_id", data=np.array(["md5a", "md5b"], dtype=object), dtype=h5py.string_dtype())
     f.create_dataset("split/role", data=np.array(["train", "test"], dtype=object), dtype=h5py.string_dtype())
-    f.attrs.update(dt_ms=dt, n_lags=L)
-    return f
+    f["penalty_grid"] = np.logspace(-2.0, 2.0, 5)
+    f.attrs.update(dt_ms=dt, n_lags=L, settings="{}")
+    f.close()
+    return read_fits(tmp_path / "fits.h5")
 
 
 def _dataset(cells, dt=5.0, T=40, F=6):
@@ -116,29 +120,29 @@ def test_strf_pages_label_examples_with_colour_bars_and_rate_units(tmp_path):
     cells = ["bird/x", "bird/y"]
     rows = [_row("bird/x", 0.9, True), _row("bird/y", 0.6, True)]
     picks = [("best", "bird/x"), ("median", "bird/y")]
-    with _fits(tmp_path, cells) as f:
-        fig = strf_report.page_strfs(f, picks, cells, rows)
-        panels = [ax for ax in fig.axes if ax.get_xlabel() == "lag (ms)"]
-        assert [ax.get_title().split("\n")[0] for ax in panels] == ["best neuron: bird/x", "median neuron: bird/y"]
-        assert "CCnorm 0.90" in panels[0].get_title() and "CCnorm 0.60" in panels[1].get_title()
-        bars = [ax for ax in fig.axes if ax not in panels]
-        assert len(bars) == 2 and all("spikes/s" in ax.get_ylabel() for ax in bars)
-        assert [t.get_text() for t in panels[0].get_yticklabels()] == ["300", "520", "900", "1500", "2600", "4400"]
-        assert "reliable noise ceiling" in fig._suptitle.get_text()
-        plt.close(fig)
-        ds = _dataset(cells)
-        fig = strf_report.page_predictions(f, ds, picks, cells, rows)
-        used = [ax for ax in fig.axes if ax.lines]
-        assert len(used) == 2  # one test stimulus (md5b) per neuron
-        for ax, cell in zip(used, cells):
-            assert ax.get_ylabel() == "rate (spikes/s)"
-            measured = ax.lines[0].get_ydata()
-            np.testing.assert_allclose(measured, ds.responses[1][cells.index(cell)].numpy().mean(axis=0) * 200.0, rtol=1e-6)
-            assert "stim7 (song)" in ax.get_title() and "md5b" not in ax.get_title()
-        titles = [sub._suptitle.get_text().split("  |  ")[0] for sub in fig.subfigs]
-        assert titles == ["best neuron: bird/x", "median neuron: bird/y"]
-        assert used[0].get_title().startswith("best neuron on") and used[1].get_title().startswith("median neuron on")
-        plt.close(fig)
+    f = _fits(tmp_path, cells)
+    fig = strf_report.page_strfs(f, picks, cells, rows)
+    panels = [ax for ax in fig.axes if ax.get_xlabel() == "lag (ms)"]
+    assert [ax.get_title().split("\n")[0] for ax in panels] == ["best neuron: bird/x", "median neuron: bird/y"]
+    assert "CCnorm 0.90" in panels[0].get_title() and "CCnorm 0.60" in panels[1].get_title()
+    bars = [ax for ax in fig.axes if ax not in panels]
+    assert len(bars) == 2 and all("spikes/s" in ax.get_ylabel() for ax in bars)
+    assert [t.get_text() for t in panels[0].get_yticklabels()] == ["300", "520", "900", "1500", "2600", "4400"]
+    assert "reliable noise ceiling" in fig._suptitle.get_text()
+    plt.close(fig)
+    ds = _dataset(cells)
+    fig = strf_report.page_predictions(f, ds, picks, cells, rows)
+    used = [ax for ax in fig.axes if ax.lines]
+    assert len(used) == 2  # one test stimulus (md5b) per neuron
+    for ax, cell in zip(used, cells):
+        assert ax.get_ylabel() == "rate (spikes/s)"
+        measured = ax.lines[0].get_ydata()
+        np.testing.assert_allclose(measured, ds.responses[1][cells.index(cell)].numpy().mean(axis=0) * 200.0, rtol=1e-6)
+        assert "stim7 (song)" in ax.get_title() and "md5b" not in ax.get_title()
+    titles = [sub._suptitle.get_text().split("  |  ")[0] for sub in fig.subfigs]
+    assert titles == ["best neuron: bird/x", "median neuron: bird/y"]
+    assert used[0].get_title().startswith("best neuron on") and used[1].get_title().startswith("median neuron on")
+    plt.close(fig)
 
 
 # ------------------------------------------------------------- QC pages

@@ -13,8 +13,8 @@ import pytest
 import torch
 
 import strflow
-from strflow.binning import PairBlocks
-from strflow.store import BlockWriter, read_blocks, read_index
+from strflow.store.blocks import PairBlocks
+from strflow.store.blocks import BlockWriter, read_blocks, read_index
 
 from tests.helpers.results import HEARD
 

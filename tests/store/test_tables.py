@@ -13,11 +13,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from strflow.binning import PairBlocks
-from strflow.quality import BY_STIM_SCHEMA, QUALITY_SCHEMA
-from strflow.readers.aa4 import NEURONS_SCHEMA as AA4_NEURONS_SCHEMA
-from strflow.readers.shard import SKIPPED_SCHEMA, STIMS_SCHEMA, TRIALS_SCHEMA, write_parquet
-from strflow.tables import COVERAGE_SCHEMA, STIM_TABLE_SCHEMA, build_stim_table, check_unique, coverage_table
+from strflow.store.blocks import PairBlocks
+from strflow.processing.dataset_tables import build_stim_table, check_unique, coverage_table
+from strflow.store.tables import (AA4_NEURONS_SCHEMA, BY_STIM_SCHEMA, COVERAGE_SCHEMA, QUALITY_SCHEMA, SKIPPED_SCHEMA,
+                                  STIM_TABLE_SCHEMA, STIMS_SCHEMA, TRIALS_SCHEMA, write_parquet)
 
 from tests.helpers import REPO
 

@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from strflow.models import NS1_TEST_STIMS, STRFSettings, _gt_corr, make_split
+from strflow.strf.split import NS1_TEST_STIMS, STRFSettings, _gt_corr, make_split
 from tests.helpers import REPO
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from strflow import strf as st
+from strflow.strf.solver import _quadratic_forms
 
 F, L = 5, 7
 
@@ -190,7 +191,7 @@ def test_quadratic_forms_in_chunks_equal_direct():
     ]
     for chunk in (1, 3 * 30 * 4 * 8, 2**20):
         np.testing.assert_allclose(
-            st._quadratic_forms(z, b, s, penalties, chunk), expected, rtol=1e-10
+            _quadratic_forms(z, b, s, penalties, chunk), expected, rtol=1e-10
         )
 
 

@@ -20,12 +20,12 @@ import pytest
 import soundfile as sf
 
 from strflow import timegrid
-from strflow.spectrogram import SpectrogramParams, mel_spectrogram, read_wav
-from strflow.synthetic import SyntheticSpec, generate_animal
+from strflow.processing.spectrogram import SpectrogramSettings, mel_spectrogram, read_wav
+from strflow.synthetic import SyntheticSettings, generate_animal
 
 DT_MS = 5.0
-PARAMS = SpectrogramParams(fmin_hz=250.0, fmax_hz=8000.0)  # the workflow's defaults
-TINY = SyntheticSpec(
+PARAMS = SpectrogramSettings(fmin_hz=250.0, fmax_hz=8000.0)  # the workflow's defaults
+TINY = SyntheticSettings(
     animals=("GreBlu1234M", "YelRed5678F"),
     n_stims=8,
     stims_per_animal=6,
@@ -38,7 +38,7 @@ TINY = SyntheticSpec(
 SORT_TYPES = {"single", "singl", "multi", "noise", "tdt"}
 
 
-def _generate(spec: SyntheticSpec, root: Path, animals=None) -> None:
+def _generate(spec: SyntheticSettings, root: Path, animals=None) -> None:
     for animal in animals or spec.animals:
         generate_animal(root / "raw", root / "gt" / f"{animal}.h5", animal, spec, DT_MS, PARAMS)
 
@@ -84,7 +84,7 @@ def demo(tmp_path_factory) -> Path:
     """The default demo spec (2 birds x 20 units, 30 stims, 10 trials)."""
     root = tmp_path_factory.mktemp("demo")
     start = time.perf_counter()
-    _generate(SyntheticSpec(), root)
+    _generate(SyntheticSettings(), root)
     print(f"\ndemo spec (2 animals) generated in {time.perf_counter() - start:.1f} s")
     return root
 
@@ -98,13 +98,13 @@ def tiny_twice(tmp_path_factory) -> tuple[Path, Path]:
     _generate(TINY, first)
     script = textwrap.dedent(f"""
         from pathlib import Path
-        from strflow.spectrogram import SpectrogramParams
-        from strflow.synthetic import SyntheticSpec, generate_animal
-        spec = SyntheticSpec(**{TINY.as_dict()!r})
+        from strflow.processing.spectrogram import SpectrogramSettings
+        from strflow.synthetic import SyntheticSettings, generate_animal
+        spec = SyntheticSettings(**{TINY.as_dict()!r})
         root = Path({str(second)!r})
         for animal in reversed(spec.animals):
             generate_animal(root / "raw", root / "gt" / f"{{animal}}.h5", animal, spec, {DT_MS},
-                            SpectrogramParams(fmin_hz=250.0, fmax_hz=8000.0))
+                            SpectrogramSettings(fmin_hz=250.0, fmax_hz=8000.0))
         """)
     env = dict(os.environ, PYTHONHASHSEED="12345")
     subprocess.run([sys.executable, "-c", script], check=True, env=env)
@@ -128,7 +128,7 @@ def test_generation_is_deterministic(tiny_twice):
 
 def test_pool_is_shared_across_animals(demo):
     by_md5: dict[str, dict[str, int]] = {}
-    for animal in SyntheticSpec().animals:
+    for animal in SyntheticSettings().animals:
         with h5py.File(demo / "gt" / f"{animal}.h5", "r") as gt:
             for md5, number in zip(gt["stims/md5"].asstr()[:], gt["stims/number"][:]):
                 by_md5.setdefault(md5, {})[animal] = int(number)
@@ -140,11 +140,11 @@ def test_pool_is_shared_across_animals(demo):
     assert any(
         len(set(v.values())) == 2 for v in shared.values()
     ), "a shared sound must have different numbers"
-    assert len(by_md5) <= SyntheticSpec().n_stims
+    assert len(by_md5) <= SyntheticSettings().n_stims
 
 
 def test_md5_attribute_is_md5_of_wav_bytes(demo):
-    for animal in SyntheticSpec().animals:
+    for animal in SyntheticSettings().animals:
         folder = demo / "raw" / animal
         digests = {
             int(p.stem[4:]): hashlib.md5(p.read_bytes()).hexdigest()
@@ -165,7 +165,7 @@ def test_md5_attribute_is_md5_of_wav_bytes(demo):
 
 
 def test_every_quirk_is_present(demo):
-    spec = SyntheticSpec()
+    spec = SyntheticSettings()
     for animal in spec.animals:
         folder = demo / "raw" / animal
         files = sorted(folder.glob("*.h5"))
@@ -221,7 +221,7 @@ def test_every_quirk_is_present(demo):
 
 
 def test_ground_truth_matches_raw_files(demo):
-    for animal in SyntheticSpec().animals:
+    for animal in SyntheticSettings().animals:
         gt_path = demo / "gt" / f"{animal}.h5"
         expected = _gt_trials(gt_path)
         seen = set()
@@ -267,7 +267,7 @@ def _implied_rate(unit: h5py.Group, x: np.ndarray, max_rate: float) -> np.ndarra
 
 
 def test_spike_counts_follow_the_strf_model(demo):
-    animal = SyntheticSpec().animals[0]
+    animal = SyntheticSettings().animals[0]
     folder = demo / "raw" / animal
     trials = _gt_trials(demo / "gt" / f"{animal}.h5")
     with h5py.File(demo / "gt" / f"{animal}.h5", "r") as gt:
@@ -311,7 +311,7 @@ def test_spike_counts_follow_the_strf_model(demo):
 
 
 def test_corrupt_units_are_extra_files(tmp_path, tiny_twice):
-    spec = SyntheticSpec(**{**TINY.as_dict(), "corrupt_units": 2, "animals": ["GreBlu1234M"]})
+    spec = SyntheticSettings(**{**TINY.as_dict(), "corrupt_units": 2, "animals": ["GreBlu1234M"]})
     _generate(spec, tmp_path)
     clean = tiny_twice[0]
     animal = "GreBlu1234M"
@@ -335,12 +335,12 @@ def test_corrupt_units_are_extra_files(tmp_path, tiny_twice):
 
 
 def test_spec_from_config_and_refuses_to_overwrite(tmp_path):
-    spec = SyntheticSpec.from_config({"seed": 3, "animals": ["AaaBbb0001F"], "song_duration_s": [0.5, 0.6]})
+    spec = SyntheticSettings.from_config({"seed": 3, "animals": ["AaaBbb0001F"], "song_duration_s": [0.5, 0.6]})
     assert spec.animals == ("AaaBbb0001F",) and spec.song_duration_s == (0.5, 0.6)
     with pytest.raises(ValueError, match="unknown synthetic setting"):
-        SyntheticSpec.from_config({"n_units": 3})
+        SyntheticSettings.from_config({"n_units": 3})
     with pytest.raises(ValueError):
-        SyntheticSpec(units_per_animal=3)
+        SyntheticSettings(units_per_animal=3)
     (tmp_path / "raw" / "GreBlu1234M").mkdir(parents=True)
     (tmp_path / "raw" / "GreBlu1234M" / "other.txt").write_text("x")
     with pytest.raises(FileExistsError):
@@ -348,7 +348,7 @@ def test_spec_from_config_and_refuses_to_overwrite(tmp_path):
 
 
 def test_relu_nonlinearity_rates():
-    from strflow.synthetic import Unit, unit_rates
+    from strflow.synthetic.neurons import Unit, unit_rates
 
     unit = Unit(0, "multi", False, "multi", 1, 1, 0, None, None, None, "str",
                 np.array([10.0, 4.0]), np.array([0.5, 0.8]), np.zeros((2, 3, 2)))
@@ -361,7 +361,7 @@ def test_relu_nonlinearity_rates():
     assert np.allclose(unit_rates(unit, drive, 0, 3, 1, 300.0),  # default: exp
                        np.minimum(np.array([[10.0], [4.0]]) * np.exp(np.array([[0.5], [0.8]]) * z), 300.0).sum(0))
     with pytest.raises(ValueError, match="nonlinearity"):
-        SyntheticSpec(nonlinearity="tanh")
+        SyntheticSettings(nonlinearity="tanh")
 
 
 def test_noiseless_oracle_on_the_generator():
@@ -370,14 +370,14 @@ def test_noiseless_oracle_on_the_generator():
     so stimuli, lags, bands and units are aligned; with the exp LNP it cannot reach
     0.9 at the demo's size (the best linear STRF of an exp-LNP on non-Gaussian
     stimuli is not the kernel)."""
-    from strflow.models import _gt_corr
-    from strflow.spectrogram import mel_frequencies
+    from strflow.strf.split import _gt_corr
+    from strflow.processing.spectrogram import mel_frequencies
     from strflow.strf import fit_ridge_strf
-    from strflow.synthetic import (_rank1, band_statistics, causal_drive, drive_statistics,
-                                   linearised_strf, plan_units, pool_spectrograms, unit_rates)
+    from strflow.synthetic.neurons import _rank1, causal_drive, drive_statistics, linearised_strf, plan_units, unit_rates
+    from strflow.synthetic.sound import band_statistics, pool_spectrograms
 
     medians = {}
-    for spec in (SyntheticSpec(gain=(0.3, 0.5), nonlinearity="relu"), SyntheticSpec()):  # demo: exp, gain 0.6-1
+    for spec in (SyntheticSettings(gain=(0.3, 0.5), nonlinearity="relu"), SyntheticSettings()):  # demo: exp, gain 0.6-1
         specs = pool_spectrograms(spec, DT_MS, PARAMS)
         mean, std = band_statistics(specs)
         xs = [(s - mean[:, None]) / std[:, None] for s in specs]

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from strflow.spectrogram import SpectrogramParams
-from strflow.synthetic import SyntheticSpec, generate_animal
+from strflow.processing.spectrogram import SpectrogramSettings
+from strflow.synthetic import SyntheticSettings, generate_animal
 from tests.helpers import REPO, crcns_server
 from tests.helpers.crcns_server import PASSWORD, USER
 
@@ -39,9 +39,9 @@ def smk(work: Path, target: str, cfg: dict, env: dict, dry: bool = False) -> sub
 @pytest.fixture(scope="module")
 def raw(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("release")
-    spec = SyntheticSpec(animals=tuple(ANIMALS), n_stims=8, stims_per_animal=6, units_per_animal=6, n_trials=10)
+    spec = SyntheticSettings(animals=tuple(ANIMALS), n_stims=8, stims_per_animal=6, units_per_animal=6, n_trials=10)
     for a in ANIMALS:
-        generate_animal(root / "raw", root / "gt" / f"{a}.h5", a, spec, 5.0, SpectrogramParams(fmin_hz=250, fmax_hz=8000))
+        generate_animal(root / "raw", root / "gt" / f"{a}.h5", a, spec, 5.0, SpectrogramSettings(fmin_hz=250, fmax_hz=8000))
     return root / "raw"
 
 

@@ -245,7 +245,7 @@ def resolve(module: Module, scope: Scope, parts: tuple[str, ...]) -> set[Node]:
     if target is None:
         return set()
     out = {target}
-    # follow attributes through modules: strflow.readers.ns1.read_ns1, timegrid.n_bins
+    # follow attributes through modules: strflow.io.readers.ns1.read_ns1, timegrid.n_bins
     for attr in parts[1:]:
         if target[0] != "mod":
             break

@@ -17,14 +17,14 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from strflow.spectrogram import SpectrogramParams
-from strflow.synthetic import SyntheticSpec, generate_animal
+from strflow.processing.spectrogram import SpectrogramSettings
+from strflow.synthetic import SyntheticSettings, generate_animal
 from tests.helpers import REPO, job_counts, run_snakemake
 
 
 pytestmark = pytest.mark.workflow
 BIRDS = ("AaaBbb0001M", "CccDdd0002F")
-SPEC = SyntheticSpec(seed=3, animals=BIRDS, n_stims=6, stims_per_animal=5, units_per_animal=6, n_trials=3)
+SPEC = SyntheticSettings(seed=3, animals=BIRDS, n_stims=6, stims_per_animal=5, units_per_animal=6, n_trials=3)
 TARGETS = ("results/fc/tables/neurons.parquet", "results/fc/tables/coverage.parquet", "results/fc/spectrograms.h5")
 
 
@@ -35,7 +35,7 @@ def smk(workdir: Path, *args: str, check: bool = True):
 @pytest.fixture(scope="module")
 def pristine(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("fc_raw")
-    params = SpectrogramParams.from_config(yaml.safe_load((REPO / "config.yaml").read_text())["processing"]["spectrogram"])
+    params = SpectrogramSettings.from_config(yaml.safe_load((REPO / "config.yaml").read_text())["processing"]["spectrogram"])
     for bird in BIRDS:
         generate_animal(root / "raw", root / f"truth_{bird}.h5", bird, SPEC, 5.0, params)
     return root / "raw"

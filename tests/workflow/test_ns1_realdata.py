@@ -146,7 +146,7 @@ def test_readable_outputs_on_real_ns1(ns1):
     pandas, NS1's own sort type and grouping on the QC, the electrode page within probes."""
     import pandas as pd
 
-    from strflow import qc
+    from strflow.reports import qc
 
     ds = strflow.open_dataset(ns1)
     assert [m["name"] for m in ds.stim_meta] == [f"nat{k:02d}" for k in range(1, 21)]

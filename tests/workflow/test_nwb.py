@@ -104,8 +104,8 @@ def test_demo_export_options_responses_and_wav_references(demo, tmp_path):
     leaves the audio out, and the reader finds the wavs under ``audio_root``."""
     from pynwb import NWBHDF5IO
 
-    from strflow.readers.nwb import NWBOptions, read_nwb
-    from strflow.steps import nwb_export
+    from strflow.io.readers.nwb import NWBSettings, read_nwb
+    from strflow.steps.nwb import nwb_export
 
     orig, _ = demo
     raw = orig / "raw"
@@ -129,7 +129,7 @@ def test_demo_export_options_responses_and_wav_references(demo, tmp_path):
                 np.testing.assert_array_equal(block, ds.responses[stim_index[s]][cell_index[c]].numpy())
                 checked += 1
     assert checked == ds.coverage.num_rows
-    shard = read_nwb(out, NWBOptions(audio_root=str(raw)))
+    shard = read_nwb(out, NWBSettings(audio_root=str(raw)))
     original = {(r["stim_id"], r["animal_id"]): r for r in
                 pa.concat_tables([pq.read_table(orig / "interim" / s / "stims.parquet") for s in shards]).to_pylist()}
     for row in shard.stims.to_pylist():

@@ -9,7 +9,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 from strflow import provenance  # noqa: E402
 from strflow import resources as job_resources  # noqa: E402
 from strflow.config import dataset_settings  # noqa: E402
-from strflow.steps import CRCNS_RELEASE_FILES, OSF_FILES  # noqa: E402
+from strflow.steps.download import CRCNS_RELEASE_FILES, OSF_FILES  # noqa: E402
 
 SETTINGS = {name: dataset_settings(config, name) for name in config["datasets"]}
 SYNTHETIC = [name for name, s in SETTINGS.items() if s.source == "synthetic"]

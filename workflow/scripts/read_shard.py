@@ -2,7 +2,7 @@ from _common import run
 
 
 def main(smk):
-    from strflow.steps import read_shard
+    from strflow.steps.read import read_shard
 
     read_shard(smk.params.format, smk.params.raw_dir, smk.wildcards.shard, smk.params.reading, dict(smk.output.items()))
 

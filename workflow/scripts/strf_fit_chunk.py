@@ -2,7 +2,7 @@ from _common import run
 
 
 def main(smk):
-    from strflow.steps import strf_fit_chunk
+    from strflow.steps.strf import strf_fit_chunk
 
     strf_fit_chunk(
         smk.input.spectrograms.rsplit("/", 1)[0],

@@ -2,7 +2,7 @@ from _common import run
 
 
 def main(smk):
-    from strflow.steps import strf_gather
+    from strflow.steps.strf import strf_gather
 
     strf_gather(list(smk.input.fits), list(smk.input.metrics), smk.input.quality, smk.output.fits, smk.output.metrics)
 

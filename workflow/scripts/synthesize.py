@@ -2,7 +2,7 @@ from _common import run
 
 
 def main(smk):
-    from strflow.steps import synthesize
+    from strflow.steps.synthetic import synthesize
 
     synthesize(
         smk.output.raw,

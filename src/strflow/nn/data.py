@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from strflow.models import NS1_TEST_STIMS, STRFSettings, make_split
+from strflow.strf.split import NS1_TEST_STIMS, STRFSettings, make_split
 from strflow.strf import Standardisation, fit_standardisation
 
 ROLES = ("train", "val", "test")

@@ -91,7 +91,7 @@ def model_fit(dataset_dir, fmt: str, strf: dict, models: dict, model: str, seed:
     from strflow.dataset import NeuralDataset
     from strflow.nn.api import fit_data
     from strflow.nn.data import from_dataset
-    from strflow.readers.shard import write_parquet
+    from strflow.store.tables import write_parquet
 
     torch.set_num_threads(max(int(threads), 1))
     spec = models["zoo"].get(model)
@@ -125,7 +125,7 @@ def model_gather(tables: list, out) -> None:
     """One table per model: every seed's rows."""
     import pyarrow as pa
 
-    from strflow.readers.shard import write_parquet
-    from strflow.tables import read_tables
+    from strflow.store.tables import write_parquet
+    from strflow.store.tables import read_tables
 
     write_parquet(pa.concat_tables(read_tables(tables)), out)

@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
-from strflow.figures import save_pages  # noqa: E402
+from strflow.reports.figures import save_pages  # noqa: E402
 
 PAGES = ["1_ccnorm", "2_vs_ln", "3_learning_curves"]
 PAGE = (11.0, 8.5)
