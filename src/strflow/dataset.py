@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import torch
 
+from strflow.selection import _check_indices, _check_key, _nonempty, _safe, _values
 from strflow.store.blocks import open_data, read_index
 from strflow.store.grid import check_grid
 from strflow.store.spectrograms import read_spectrograms
@@ -466,42 +467,6 @@ def concat_datasets(datasets: dict[str, NeuralDataset] | Sequence[NeuralDataset]
     if not isinstance(datasets, dict):
         datasets = {ds.path: ds for ds in datasets}
     return PooledDataset(datasets)
-
-
-def _check_indices(idx: Sequence[int], size: int, what: str) -> list[int]:
-    out = []
-    for i in idx:
-        if isinstance(i, bool) or not isinstance(i, (int, np.integer)):
-            raise TypeError(f"{what} indices must be integers, got {i!r}")
-        if not 0 <= i < size:
-            raise IndexError(f"{what} index {i} out of range: valid indices are 0..{size - 1} ({size} {what}s)")
-        out.append(int(i))
-    return out
-
-
-def _check_key(key: str, metas: list[dict], what: str) -> None:
-    known = set().union(*metas) if metas else set()
-    if key not in known:
-        raise KeyError(f"unknown {what} attribute {key!r}; valid attributes: {', '.join(sorted(known))}")
-
-
-def _values(metas: list[dict], key: str, limit: int = 20) -> list:
-    values = sorted({str(m[key]) for m in metas if key in m})
-    return values[:limit] + (["..."] if len(values) > limit else [])
-
-
-def _nonempty(found: list[int], what: str, present: list | None = None) -> list[int]:
-    if not found:
-        hint = f" (values present: {', '.join(present)})" if present else ""
-        raise ValueError(f"{what}{hint}; the selection was left unchanged")
-    return found
-
-
-def _safe(fn: Callable[[dict], bool], meta: dict) -> bool:
-    try:
-        return bool(fn(meta))
-    except (KeyError, TypeError):
-        return False
 
 
 def neural_collate(batch):

@@ -18,8 +18,9 @@ string column is what an unquoted ``Yes`` becomes), so a typo never selects sile
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 
+import numpy as np
 import pyarrow as pa
 
 OPERATORS = ("in", "min", "max")
@@ -110,3 +111,40 @@ def check(row: dict, spec: dict) -> str:
         if "max" in cond and value > cond["max"]:
             return f"neuron filter: {column}={value} > {cond['max']}"
     return ""
+
+
+# -- checks behind the selection methods of strflow.dataset.NeuralDataset ---------------
+def _check_indices(idx: Sequence[int], size: int, what: str) -> list[int]:
+    out = []
+    for i in idx:
+        if isinstance(i, bool) or not isinstance(i, (int, np.integer)):
+            raise TypeError(f"{what} indices must be integers, got {i!r}")
+        if not 0 <= i < size:
+            raise IndexError(f"{what} index {i} out of range: valid indices are 0..{size - 1} ({size} {what}s)")
+        out.append(int(i))
+    return out
+
+
+def _check_key(key: str, metas: list[dict], what: str) -> None:
+    known = set().union(*metas) if metas else set()
+    if key not in known:
+        raise KeyError(f"unknown {what} attribute {key!r}; valid attributes: {', '.join(sorted(known))}")
+
+
+def _values(metas: list[dict], key: str, limit: int = 20) -> list:
+    values = sorted({str(m[key]) for m in metas if key in m})
+    return values[:limit] + (["..."] if len(values) > limit else [])
+
+
+def _nonempty(found: list[int], what: str, present: list | None = None) -> list[int]:
+    if not found:
+        hint = f" (values present: {', '.join(present)})" if present else ""
+        raise ValueError(f"{what}{hint}; the selection was left unchanged")
+    return found
+
+
+def _safe(fn: Callable[[dict], bool], meta: dict) -> bool:
+    try:
+        return bool(fn(meta))
+    except (KeyError, TypeError):
+        return False

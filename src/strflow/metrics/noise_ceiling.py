@@ -11,7 +11,25 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
-from strflow.metrics.base import Metric, Power, REASON_CONSTANT_RESPONSE, REASON_NO_VALID_BLOCKS, REASON_OK, REASON_SINGLE_TRIAL, REASON_SPLIT_HALF_NONPOSITIVE, REASON_SP_NONPOSITIVE, ResponseQuality, StimulusPower, _block_reason, _combine_reasons, _is_constant, _nan, _powers, _weighted_mean, clean_response
+from strflow.metrics.base import (
+    _block_reason,
+    clean_response,
+    _combine_reasons,
+    _is_constant,
+    Metric,
+    _nan,
+    Power,
+    _powers,
+    REASON_CONSTANT_RESPONSE,
+    REASON_NO_VALID_BLOCKS,
+    REASON_OK,
+    REASON_SINGLE_TRIAL,
+    REASON_SP_NONPOSITIVE,
+    REASON_SPLIT_HALF_NONPOSITIVE,
+    ResponseQuality,
+    StimulusPower,
+    _weighted_mean,
+)
 
 
 #: Default cap on the number of complementary half-splits (C(10, 5) / 2, as deepSTRF).

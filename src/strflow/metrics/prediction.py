@@ -9,7 +9,24 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
-from strflow.metrics.base import CCResult, Metric, REASON_CONSTANT_PREDICTION, REASON_CONSTANT_RESPONSE, REASON_NAN_VALUES, REASON_NO_VALID_BLOCKS, REASON_OK, REASON_SHAPE_MISMATCH, REASON_SINGLE_TRIAL, REASON_SP_NONPOSITIVE, REASON_TOO_FEW_BINS, _block_reason, _is_constant, _nan, _powers, clean_response
+from strflow.metrics.base import (
+    _block_reason,
+    CCResult,
+    clean_response,
+    _is_constant,
+    Metric,
+    _nan,
+    _powers,
+    REASON_CONSTANT_PREDICTION,
+    REASON_CONSTANT_RESPONSE,
+    REASON_NAN_VALUES,
+    REASON_NO_VALID_BLOCKS,
+    REASON_OK,
+    REASON_SHAPE_MISMATCH,
+    REASON_SINGLE_TRIAL,
+    REASON_SP_NONPOSITIVE,
+    REASON_TOO_FEW_BINS,
+)
 
 
 def pearson(x: ArrayLike, y: ArrayLike) -> Metric:

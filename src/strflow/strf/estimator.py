@@ -13,7 +13,21 @@ import scipy.linalg.blas
 from numpy.typing import ArrayLike
 
 from strflow.strf.solver import EigenRidge, contiguous_folds, default_penalty_grid
-from strflow.strf.stats import LagGramParts, REASON_NO_DATA, REASON_NO_VALID_FOLDS, REASON_OK, Standardisation, SufficientStats, _accumulate_cross, _nanmean0, _prepare_responses, _segment_parts, fit_standardisation, strf_to_weights, weights_to_strf
+from strflow.strf.stats import (
+    _accumulate_cross,
+    fit_standardisation,
+    LagGramParts,
+    _nanmean0,
+    _prepare_responses,
+    REASON_NO_DATA,
+    REASON_NO_VALID_FOLDS,
+    REASON_OK,
+    _segment_parts,
+    Standardisation,
+    strf_to_weights,
+    SufficientStats,
+    weights_to_strf,
+)
 
 
 if TYPE_CHECKING:  # an annotation only (ln imports this module)
