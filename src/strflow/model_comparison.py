@@ -242,8 +242,8 @@ def page_noise_ratio(neuron_sets: dict, all_neurons: pd.DataFrame, criterion: st
         v = nr.reindex(list(cells)).dropna()
         ax.hist(v, bins=bins, histtype="step", lw=1.5, color=colors(k), label=f"{prot}: {v.size} neurons")
     ax.axvline(40, color="k", ls=":", lw=1)
-    ax.text(40, ax.get_ylim()[1] * 0.95, " noise ratio 40 (README_NS1;\n not what selects the 73 units)", fontsize=7,
-            va="top")
+    ax.text(40, ax.get_ylim()[1] * 0.95, "noise ratio 40 (README_NS1's threshold;\nnot what selects the 73 units) ",
+            fontsize=7, va="top", ha="right")
     ax.set_xscale("log")
     ax.set_xlabel("noise ratio (Sahani & Linden; NS1 metadata NoiseRatio)")
     ax.set_ylabel("neurons")
