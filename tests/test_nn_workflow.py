@@ -23,6 +23,8 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
+from conftest import job_counts
+
 pytestmark = pytest.mark.workflow
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
@@ -199,4 +201,6 @@ def test_model_comparison_figure_is_deterministic(run):
     before = {n: (fig / n).read_bytes() for n in names}
     out = _snakemake(run, "results/twosub/figures/model_comparison.pdf", "--forcerun", "model_comparison")
     assert out.returncode == 0, out.stderr[-3000:]
+    # only the figure reran: nothing upstream is retrained (the job parameters print the same)
+    assert job_counts(out.stdout + out.stderr) == {"model_comparison": 1, "total": 1}
     assert {n: (fig / n).read_bytes() for n in names} == before

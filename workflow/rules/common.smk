@@ -275,6 +275,23 @@ def models_of(wildcards):
     return MODELS[wildcards.ds]
 
 
+def model_params(wildcards):
+    """What one training job uses of the models block (its own zoo entry only): a change
+    to another model's settings does not retrain this one."""
+    m = MODELS[wildcards.ds]
+    if wildcards.model not in m["zoo"]:
+        raise WorkflowError(
+            f"dataset {wildcards.ds!r}: model {wildcards.model!r} is not in models.zoo or models.run "
+            f"of the config (known: {', '.join(sorted(m['zoo']))})"
+        )
+    return dict(
+        device=m["device"],
+        val_fraction=m["val_fraction"],
+        train=m.get("train") or {},
+        zoo={wildcards.model: m["zoo"][wildcards.model]},
+    )
+
+
 def model_seeds(pattern):
     """Gather: every seed (models.seeds) of one model."""
 

@@ -36,7 +36,7 @@ rule model_fit:
     params:
         format=dataset_format,
         strf=processing("strf"),
-        models=models_of,
+        models=model_params,
         checkpoint=model_checkpoint,
     script:
         "../scripts/model_fit.py"
@@ -126,7 +126,7 @@ rule model_fit_protocol:
     params:
         format=protocol_format,
         strf=protocol_processing("strf"),
-        models=models_of,
+        models=model_params,
         protocol=protocol_of,
         checkpoint=protocol_checkpoint,
     script:

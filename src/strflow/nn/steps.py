@@ -38,7 +38,9 @@ def model_settings(config: dict, name: str) -> dict:
     merged = deep_merge(deep_merge(DEFAULT_MODELS, config.get("models")),
                         (config.get("datasets", {}).get(name) or {}).get("models"))
     zoo_cfg = {}
-    for model in set(merged["zoo"]) | set(merged["run"]):
+    # a deterministic order: the resolved block is a job parameter (Snakemake reruns a job
+    # whose parameters print differently, so a set's hash order would retrain everything)
+    for model in list(merged["zoo"]) + [m for m in merged["run"] if m not in merged["zoo"]]:
         entry = dict(merged["zoo"].get(model) or {})
         arch = entry.pop("arch", model)
         train = dict(merged.get("train") or {}, **(entry.pop("train", None) or {}))
@@ -111,7 +113,7 @@ def model_fit(dataset_dir, fmt: str, strf: dict, models: dict, model: str, seed:
             ds.select_pop_by_filter(protocol["neuron_filter"])
         if protocol["split"] is not None:
             roles = protocol_roles(ds.stim_meta, protocol, ds_name or protocol["dataset"], val_fraction, split_seed)
-    data = from_dataset(ds, fmt=fmt, split_seed=split_seed, test_fraction=float(strf.get("test_fraction", 0.2)),
+    data = from_dataset(ds, fmt=None if roles else fmt, split_seed=split_seed, test_fraction=float(strf.get("test_fraction", 0.2)),
                         val_fraction=val_fraction, roles=roles)
     if protocol is not None:
         data.split_info.update(protocol=protocol["name"], protocol_dataset=protocol["dataset"],
