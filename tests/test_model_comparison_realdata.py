@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from conftest import real_data_dir, run_snakemake
+from conftest import job_counts, real_data_dir, run_snakemake
 
 pytestmark = [pytest.mark.realdata, pytest.mark.workflow]
 MODELS = ["ln", "nrf"]
@@ -51,6 +51,12 @@ def run(tmp_path_factory):
     run_snakemake(work, "results/ns1/figures/model_comparison.pdf", "--set-threads", "model_fit_protocol=1",
                   configfiles=[work / "over.yaml"], timeout=900)
     return work / "results"
+
+
+def test_no_change_rerun_has_nothing_to_do(run):
+    out = run_snakemake(run.parent, "results/ns1/figures/model_comparison.pdf", "-n",
+                        configfiles=[run.parent / "over.yaml"])
+    assert job_counts(out.stdout + out.stderr) == {}, out.stdout[-3000:]
 
 
 def test_figure_and_table_outputs(run):
