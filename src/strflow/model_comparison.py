@@ -42,7 +42,7 @@ PUBLISHED = [
     dict(model="linear", protocol=None, ccnorm_mean=0.573, ccnorm_median=math.nan, cc_mean=math.nan,
          source="deepSTRF docs: linear, causal mel from the wav"),
     dict(model="cnn2d_adaptrans", protocol=None, ccnorm_mean=0.653, ccnorm_median=math.nan, cc_mean=math.nan,
-         source="deepSTRF README: 2D-CNN + AdapTrans, per-neuron, random 14/2/4 splits (other protocol)"),
+         source="deepSTRF README: 2D-CNN + AdapTrans, per-neuron, random 14/2/4 splits"),
 ]
 
 
