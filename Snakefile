@@ -29,6 +29,7 @@ include: "workflow/rules/qc.smk"
 include: "workflow/rules/strf.smk"
 include: "workflow/rules/nwb.smk"
 include: "workflow/rules/models.smk"
+include: "workflow/rules/figures.smk"
 
 
 rule all:

@@ -23,6 +23,8 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
+from conftest import job_counts
+
 pytestmark = pytest.mark.workflow
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
@@ -46,7 +48,13 @@ CONFIG = {
                         "nrf": {"max_lag_ms": 30, "n_hidden": 32},
                         "tiny": {"arch": "dnet", "n_hidden": 4, "adaptrans": True,
                                  "train": {"epochs": 6, "patience": 0}}},
+                # issue 13: a protocol with its own neurons, explicit split and training settings
+                "protocols": {"fixed": {"neuron_filter": {"electrode": {"max": 16}},
+                                        "split": {"train": list(range(40)), "val": list(range(40, 50)),
+                                                  "test": list(range(50, 60))},
+                                        "train": {"epochs": 3}}},
             },
+            "figures": {"model_comparison": {"protocols": ["fixed"], "models": ["tiny"], "seeds": 1}},
         }
     },
 }
@@ -56,7 +64,7 @@ def _snakemake(workdir: Path, *targets, env=None):
     return subprocess.run([SNAKEMAKE, *targets, "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--cores", "2",
                            "--configfile", str(workdir / "config.yaml"),
                            # torch with 2 threads on 2 busy shared cores spins; 1 is faster
-                           "--set-threads", "model_fit=1"],
+                           "--set-threads", "model_fit=1", "model_fit_protocol=1"],
                           capture_output=True, text=True, timeout=1500, env=env)
 
 
@@ -64,7 +72,7 @@ def _snakemake(workdir: Path, *targets, env=None):
 def run(tmp_path_factory):
     work = tmp_path_factory.mktemp("nn_workflow")
     (work / "config.yaml").write_text(yaml.safe_dump(CONFIG))
-    out = _snakemake(work, "results/twosub/models/summary.pdf")
+    out = _snakemake(work, "results/twosub/models/summary.pdf", "results/twosub/figures/model_comparison.pdf")
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-4000:]
     return work
 
@@ -161,3 +169,38 @@ def test_killed_job_resumes_from_its_checkpoint(run):
     with open(run / "results" / "twosub" / "models" / "tiny" / "seed0" / "training_log.csv") as fh:
         epochs = [int(r["epoch"]) for r in csv.DictReader(fh)]
     assert epochs == [1, 2, 3, 4, 5, 6] and not ckpt.exists()
+
+
+def test_protocol_fit_records_its_neurons_split_and_settings(run):
+    """A protocol (models.protocols; issue 13): the neuron filter, the explicit split by
+    stimulus index and the training override are applied and recorded."""
+    import json
+
+    res = run / "results" / "twosub"
+    neurons = pq.read_table(res / "tables" / "neurons.parquet").to_pandas()
+    expect = set(neurons[neurons.electrode <= 16].cell_id)
+    assert 0 < len(expect) < len(neurons)  # the filter selects a proper subset
+    stims = pq.read_table(res / "tables" / "stims.parquet").column("stim_id").to_pylist()
+    folder = res / "models" / "fixed" / "tiny" / "seed0"
+    m = pq.read_table(folder / "metrics.parquet").to_pandas()
+    assert set(m.cell_id) == expect and (m.protocol == "fixed").all() and (m.protocol_dataset == "twosub").all()
+    assert m.test_stims.iloc[0].split(",") == stims[50:60] and m.val_stims.iloc[0].split(",") == stims[40:50]
+    assert json.loads(m.neuron_filter.iloc[0]) == {"electrode": {"max": 16}}
+    cfg = json.loads((folder / "config.json").read_text())
+    assert cfg["train"]["epochs"] == 3 and cfg["epochs"] == 3  # the protocol's override over the zoo entry's 6
+    assert [cfg["split"][s] for s in stims] == ["train"] * 40 + ["val"] * 10 + ["test"] * 10
+    t = pq.read_table(res / "figures" / "model_comparison.parquet").to_pandas()
+    assert len(t) == 1 and t.protocol[0] == "fixed" and t.model[0] == "tiny" and t.n_neurons[0] == len(expect)
+    assert t.ccnorm_mean[0] == pytest.approx(m.ccnorm.dropna().mean())
+
+
+def test_model_comparison_figure_is_deterministic(run):
+    fig = run / "results" / "twosub" / "figures"
+    names = ["model_comparison.pdf", "model_comparison.parquet"] + [
+        f"model_comparison_{p}.png" for p in ("1_ccnorm", "2_vs_ln", "3_noise_ratio", "4_strfs", "5_predictions")]
+    before = {n: (fig / n).read_bytes() for n in names}
+    out = _snakemake(run, "results/twosub/figures/model_comparison.pdf", "--forcerun", "model_comparison")
+    assert out.returncode == 0, out.stderr[-3000:]
+    # only the figure reran: nothing upstream is retrained (the job parameters print the same)
+    assert job_counts(out.stdout + out.stderr) == {"model_comparison": 1, "total": 1}
+    assert {n: (fig / n).read_bytes() for n in names} == before

@@ -140,6 +140,15 @@ def planned_training(root, cmd):
     assert "model_fit" in text
 
 
+def planned_comparison(root, cmd):
+    """The NS1 comparison needs the release (downloaded, or a local copy) and hours of
+    training: the command is planned (-n, no network) as written; the reduced end-to-end
+    run on the real files is tests/test_model_comparison_realdata.py."""
+    argv = shlex.split(cmd, comments=True)
+    text = ok(sh(root, shlex.join(argv + ["-n"])))
+    assert "model_fit_protocol" in text and "model_comparison" in text and "download_osf_file" in text
+
+
 def benchmark(root, cmd):
     argv = shlex.split(cmd, comments=True)
     assert Path(root / argv[1]).is_file()
@@ -158,6 +167,7 @@ HOW = [
     (r"\.venv/bin/python tests/benchmarks/\S+\.py.*", benchmark),
     (r"\.venv/bin/snakemake --cores 8 results/demo/(nwb|waveforms\.h5)\s*#.*", demo_output),
     (r"\.venv/bin/snakemake --cores 8 results/demo/models/\S+\s*#.*", planned_training),
+    (r"\.venv/bin/snakemake --cores 8 results/ns1/figures/model_comparison\.pdf\s*#.*", planned_comparison),
 ]
 
 

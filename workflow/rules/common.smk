@@ -101,6 +101,8 @@ def raw_shard_path(ds, shard):
             )
     elif s.name in FROM_OSF:
         pass  # produced by the OSF download rules (no account needed)
+    elif s.source == "local" and path in {f"results/{n}/raw" for n in FROM_OSF}:
+        pass  # another entry's OSF download (e.g. ns1_all reads ns1's raw folder)
     elif s.source != "synthetic" and not (
         Path(path).is_dir() or (s.format == "nwb" and Path(path).is_file())
     ):
@@ -273,6 +275,23 @@ def models_of(wildcards):
     return MODELS[wildcards.ds]
 
 
+def model_params(wildcards):
+    """What one training job uses of the models block (its own zoo entry only): a change
+    to another model's settings does not retrain this one."""
+    m = MODELS[wildcards.ds]
+    if wildcards.model not in m["zoo"]:
+        raise WorkflowError(
+            f"dataset {wildcards.ds!r}: model {wildcards.model!r} is not in models.zoo or models.run "
+            f"of the config (known: {', '.join(sorted(m['zoo']))})"
+        )
+    return dict(
+        device=m["device"],
+        val_fraction=m["val_fraction"],
+        train=m.get("train") or {},
+        zoo={wildcards.model: m["zoo"][wildcards.model]},
+    )
+
+
 def model_seeds(pattern):
     """Gather: every seed (models.seeds) of one model."""
 
@@ -295,3 +314,123 @@ def run_models(pattern):
 def model_checkpoint(wildcards):
     # not an output: it survives a failed or killed job and is resumed from
     return f"results/{wildcards.ds}/models/{wildcards.model}/seed{wildcards.seed}.checkpoint.pt"
+
+
+# --- training protocols and the model-comparison figure (workflow/rules/models.smk,
+# workflow/rules/figures.smk; strflow.nn.protocols, strflow.model_comparison)
+PROTOCOL_NAMES = sorted({p for m in MODELS.values() for p in m["protocols"]})
+
+
+def protocol_of(wildcards):
+    protocols = MODELS[wildcards.ds]["protocols"]
+    if wildcards.protocol not in protocols:
+        raise WorkflowError(
+            f"dataset {wildcards.ds!r} has no training protocol {wildcards.protocol!r} "
+            f"(its models.protocols: {', '.join(protocols) or 'none'})"
+        )
+    return protocols[wildcards.protocol]
+
+
+def protocol_input(*patterns, single=False):
+    """Input function: a file of the dataset the protocol reads (`dataset:`, default the
+    entry's own), `pattern` formatted with ds= that dataset (and shard= its shards);
+    `single`: one path (a string)."""
+
+    def get(wildcards):
+        src = protocol_of(wildcards)["dataset"]
+        if src not in SETTINGS:
+            raise WorkflowError(
+                f"dataset {wildcards.ds!r}, protocol {wildcards.protocol!r}: dataset {src!r} is not configured"
+            )
+        paths = [
+            p
+            for pattern in patterns
+            for p in expand(pattern, ds=src, shard=shards(src))
+        ]
+        return paths[0] if single else paths
+
+    return get
+
+
+def protocol_format(wildcards):
+    return SETTINGS[protocol_of(wildcards)["dataset"]].format
+
+
+def protocol_processing(key):
+    def get(wildcards):
+        return SETTINGS[protocol_of(wildcards)["dataset"]].processing[key]
+
+    return get
+
+
+def protocol_seeds(pattern):
+    """Gather: every seed (models.seeds) of one model under one protocol."""
+
+    def get(wildcards):
+        n = int(MODELS[wildcards.ds]["seeds"])
+        return expand(
+            pattern,
+            ds=wildcards.ds,
+            protocol=wildcards.protocol,
+            model=wildcards.model,
+            seed=range(n),
+        )
+
+    return get
+
+
+def protocol_checkpoint(wildcards):
+    return (
+        f"results/{wildcards.ds}/models/{wildcards.protocol}/{wildcards.model}/"
+        f"seed{wildcards.seed}.checkpoint.pt"
+    )
+
+
+def comparison_settings(wildcards):
+    """The dataset's `figures.model_comparison` block, checked against its protocols."""
+    from strflow.model_comparison import resolve_settings
+
+    entry = config["datasets"][wildcards.ds]
+    return resolve_settings(
+        wildcards.ds,
+        (entry.get("figures") or {}).get("model_comparison"),
+        MODELS[wildcards.ds],
+    )
+
+
+def comparison_files(name):
+    """Every (protocol, model, seed) file `name` of the figure."""
+
+    def get(wildcards):
+        c = comparison_settings(wildcards)
+        return [
+            f"results/{wildcards.ds}/models/{p}/{m}/seed{k}/{name}"
+            for p in c["protocols"]
+            for m in c["models"]
+            for k in range(c["seeds"])
+        ]
+
+    return get
+
+
+def comparison_tables(wildcards):
+    """The neurons tables of the datasets the protocols read (the noise-ratio page)."""
+    c = comparison_settings(wildcards)
+    src = sorted(
+        {MODELS[wildcards.ds]["protocols"][p]["dataset"] for p in c["protocols"]}
+    )
+    return [
+        f"results/{d}/tables/neurons.parquet" for d in sorted(set(src) | {wildcards.ds})
+    ]
+
+
+COMPARISON_PAGES = ["1_ccnorm", "2_vs_ln", "3_noise_ratio", "4_strfs", "5_predictions"]
+
+
+def comparison_predictions(wildcards):
+    """Seed-0 test predictions of every figure model under the first protocol."""
+    c = comparison_settings(wildcards)
+    return [
+        f"results/{wildcards.ds}/models/{c['protocols'][0]}/{m}/seed0/predictions.h5"
+        for m in c["models"]
+    ]

@@ -14,6 +14,9 @@ def main(smk):
         smk.threads,
         dict(smk.output),
         smk.params.checkpoint,
+        # rule model_fit_protocol: the training protocol (strflow.nn.protocols)
+        protocol=getattr(smk.params, "protocol", None),
+        ds_name=smk.wildcards.ds,
     )
 
 

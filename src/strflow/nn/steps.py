@@ -24,6 +24,7 @@ DEFAULT_MODELS = {
     "run": ["linear", "ln", "nrf", "dnet", "cnn2d", "statenet"],
     "train": {},
     "zoo": {},
+    "protocols": {},
 }
 LOG_COLUMNS = ("epoch", "train_loss", "val_loss", "val_ccnorm", "seconds")
 
@@ -37,7 +38,9 @@ def model_settings(config: dict, name: str) -> dict:
     merged = deep_merge(deep_merge(DEFAULT_MODELS, config.get("models")),
                         (config.get("datasets", {}).get(name) or {}).get("models"))
     zoo_cfg = {}
-    for model in set(merged["zoo"]) | set(merged["run"]):
+    # a deterministic order: the resolved block is a job parameter (Snakemake reruns a job
+    # whose parameters print differently, so a set's hash order would retrain everything)
+    for model in list(merged["zoo"]) + [m for m in merged["run"] if m not in merged["zoo"]]:
         entry = dict(merged["zoo"].get(model) or {})
         arch = entry.pop("arch", model)
         train = dict(merged.get("train") or {}, **(entry.pop("train", None) or {}))
@@ -46,6 +49,9 @@ def model_settings(config: dict, name: str) -> dict:
         except ValueError as err:
             raise ValueError(f"dataset {name!r}: models.zoo.{model}: {err}") from None
     merged["zoo"] = zoo_cfg
+    from strflow.nn.protocols import resolve_protocols
+
+    merged["protocols"] = resolve_protocols(name, merged.get("protocols"))
     return merged
 
 
@@ -77,7 +83,7 @@ def write_predictions(model, preds: dict, data, path: Path) -> None:
 
 
 def model_fit(dataset_dir, fmt: str, strf: dict, models: dict, model: str, seed: int, threads: int,
-              outputs: dict, checkpoint) -> None:
+              outputs: dict, checkpoint, protocol: dict | None = None, ds_name: str | None = None) -> None:
     """Train one (model, seed) on a processed dataset and write its outputs.
 
     ``outputs``: ``weights`` (model.pt; config.json beside it), ``metrics``,
@@ -98,13 +104,27 @@ def model_fit(dataset_dir, fmt: str, strf: dict, models: dict, model: str, seed:
     if spec is None:
         raise ValueError(f"model {model!r} is not in models.zoo or models.run of the config (known: {sorted(models['zoo'])})")
     ds = NeuralDataset(dataset_dir)
-    data = from_dataset(ds, fmt=fmt, split_seed=int(strf.get("seed", 0)), test_fraction=float(strf.get("test_fraction", 0.2)),
-                        val_fraction=float(models.get("val_fraction", 0.2)))
+    split_seed, val_fraction = int(strf.get("seed", 0)), float(models.get("val_fraction", 0.2))
+    roles = None
+    if protocol is not None:
+        from strflow.nn.protocols import protocol_roles
+
+        if protocol["neuron_filter"]:
+            ds.select_pop_by_filter(protocol["neuron_filter"])
+        if protocol["split"] is not None:
+            roles = protocol_roles(ds.stim_meta, protocol, ds_name or protocol["dataset"], val_fraction, split_seed)
+    data = from_dataset(ds, fmt=None if roles else fmt, split_seed=split_seed, test_fraction=float(strf.get("test_fraction", 0.2)),
+                        val_fraction=val_fraction, roles=roles)
+    if protocol is not None:
+        data.split_info.update(protocol=protocol["name"], protocol_dataset=protocol["dataset"],
+                               neuron_filter=protocol["neuron_filter"], split_spec=protocol["split"],
+                               n_neurons=data.n_neurons)
     log.info("%s seed %d on %s: %d neurons, %d train / %d val / %d test clips, device %s, %d threads", model, seed,
              dataset_dir, data.n_neurons, len(data.index("train")), len(data.index("val")), len(data.index("test")),
              models.get("device", "auto"), threads)
     stop = os.environ.get("STRFLOW_STOP_AFTER_EPOCHS")
-    settings = dict(spec.get("train", models.get("train")) or {}, seed=int(seed), device=models.get("device", "auto"))
+    settings = dict(spec.get("train", models.get("train")) or {}, **(protocol or {}).get("train", {}),
+                    seed=int(seed), device=models.get("device", "auto"))
     ckpt = Path(checkpoint)
     ckpt.parent.mkdir(parents=True, exist_ok=True)
     em = fit_data(data, model, arch=spec["arch"], options=spec["options"], settings=settings, checkpoint=ckpt,
@@ -113,12 +133,27 @@ def model_fit(dataset_dir, fmt: str, strf: dict, models: dict, model: str, seed:
     em.save(folder)
     write_predictions(em, em.test_predictions, data, Path(outputs["predictions"]))
     _write_log(em.training_log, Path(outputs["training_log"]))
-    write_parquet(pa.Table.from_pylist(em.metrics), outputs["metrics"])
+    rows = em.metrics
+    if protocol is not None:
+        rows = [dict(r, **protocol_columns(protocol, data)) for r in rows]
+    write_parquet(pa.Table.from_pylist(rows), outputs["metrics"])
     cc = np.array([r["ccnorm"] for r in em.metrics], dtype=float)
     log.info("%s seed %d: test CCnorm mean %.3f median %.3f (%d neurons with a value); best epoch %d of %d (%s)",
              model, seed, np.nanmean(cc), np.nanmedian(cc), int(np.isfinite(cc).sum()), em.info["best_epoch"],
              em.info["epochs"], em.info["stopped"])
     ckpt.unlink(missing_ok=True)
+
+
+def protocol_columns(protocol: dict, data) -> dict:
+    """The protocol's record in every metrics row: name, dataset read, neuron filter (JSON),
+    neuron count and the stimuli of each role (comma-separated stim_ids)."""
+    import json
+
+    cols = dict(protocol=protocol["name"], protocol_dataset=protocol["dataset"],
+                neuron_filter=json.dumps(protocol["neuron_filter"], sort_keys=True), n_neurons=data.n_neurons)
+    for role in ("train", "val", "test"):
+        cols[f"{role}_stims"] = ",".join(data.stim_ids[s] for s in data.index(role))
+    return cols
 
 
 def model_gather(tables: list, out) -> None:

@@ -1,0 +1,370 @@
+"""``results/<ds>/figures/model_comparison.{pdf,parquet}``: encoding models side by side,
+under one or more training protocols (:mod:`strflow.nn.protocols`), next to the published
+reference values (issue 13; NS1).
+
+The table (:func:`comparison_table`): one row per (model, protocol).  Per neuron, test
+CCnorm (Schoppe et al. 2016's signal-power normalised correlation, on the concatenated test
+clips: :func:`strflow.metrics.ccnorm_across_stimuli`) and CC (the plain correlation with the
+trial-mean smoothed response) are averaged over seeds; mean, median and SEM are then taken
+over the neurons with a finite value.  Training time: seconds of training per seed (sum of
+the epochs' ``seconds`` of ``training_log.csv``), averaged over seeds.
+
+The figure (:func:`write_figure`): (1) mean ± SEM CCnorm per model and protocol with the
+published values and their sources; (2) per-neuron CCnorm of every model against LN of
+the same protocol; (3) the noise-ratio distribution of each protocol's neurons with the
+selection criterion; (4) linear STRFs of the ridge fit for the best and the median neuron;
+(5) predictions on a test clip for those neurons.  Deterministic PDF plus one PNG per page.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+
+import numpy as np
+import pandas as pd
+
+PAGES = ["1_ccnorm", "2_vs_ln", "3_noise_ratio", "4_strfs", "5_predictions"]
+PAGE = (11.0, 8.5)
+TABLE_COLUMNS = ["model", "protocol", "arch", "n_neurons", "n_valid", "n_seeds", "ccnorm_mean", "ccnorm_median",
+                 "ccnorm_sem", "cc_mean", "cc_median", "cc_sem", "train_seconds", "epochs_mean"]
+CCNORM_NOTE = ("CCnorm: Schoppe et al. (2016) signal-power normalised correlation on the concatenated test clips, "
+               "averaged over seeds, then over neurons (mean ± SEM across neurons).")
+
+# Published NS1 values (facts from reference/model_training_anchors.md), drawn on page 1.
+# protocol: the protocol of ours they correspond to (None: a different protocol).
+PUBLISHED = [
+    dict(model="statenet", protocol="statenet", ccnorm_mean=0.770, ccnorm_median=0.796, cc_mean=0.659,
+         source="deepSTRF pretrained StateNet-GRU (urancon/deepSTRF-statenet-gru-ns1), 119 units, test 17-19"),
+    dict(model="linear", protocol=None, ccnorm_mean=0.548, ccnorm_median=math.nan, cc_mean=math.nan,
+         source="deepSTRF docs: linear, precomputed DNet cochleagram"),
+    dict(model="linear", protocol=None, ccnorm_mean=0.573, ccnorm_median=math.nan, cc_mean=math.nan,
+         source="deepSTRF docs: linear, causal mel from the wav"),
+    dict(model="cnn2d_adaptrans", protocol=None, ccnorm_mean=0.653, ccnorm_median=math.nan, cc_mean=math.nan,
+         source="deepSTRF README: 2D-CNN + AdapTrans, per-neuron, random 14/2/4 splits"),
+]
+
+
+def resolve_settings(ds: str, block: dict | None, models: dict) -> dict:
+    """The ``figures.model_comparison`` block of a dataset, checked against its resolved
+    ``models:`` block (:func:`strflow.nn.steps.model_settings`)."""
+    if not block:
+        raise ValueError(f"dataset {ds!r} has no figures.model_comparison block in the config "
+                         "(protocols, models, seeds)")
+    protocols = list(block.get("protocols") or models["protocols"])
+    unknown = [p for p in protocols if p not in models["protocols"]]
+    if unknown:
+        raise ValueError(f"dataset {ds!r}: figures.model_comparison.protocols {unknown} are not in its "
+                         f"models.protocols ({', '.join(models['protocols']) or 'none'})")
+    names = list(block.get("models") or models["run"])
+    unknown = [m for m in names if m not in models["zoo"]]
+    if unknown:
+        raise ValueError(f"dataset {ds!r}: figures.model_comparison.models {unknown} are not in models.zoo "
+                         f"({', '.join(sorted(models['zoo']))})")
+    if not protocols or not names:
+        raise ValueError(f"dataset {ds!r}: figures.model_comparison needs at least one protocol and one model")
+    return dict(protocols=protocols, models=names, seeds=int(block.get("seeds", models.get("seeds", 1))))
+
+
+def training_seconds(log_path) -> float:
+    """Seconds of training of one job: the sum of its epochs' ``seconds``."""
+    with open(log_path) as fh:
+        return float(sum(float(r["seconds"]) for r in csv.DictReader(fh)))
+
+
+def _sem(v: np.ndarray) -> float:
+    return float(np.std(v, ddof=1) / np.sqrt(v.size)) if v.size > 1 else math.nan
+
+
+def per_neuron(metrics: pd.DataFrame) -> pd.DataFrame:
+    """Seed-averaged CCnorm and CC per (protocol, model, cell_id) (NaN seeds ignored)."""
+    return (metrics.groupby(["protocol", "model", "cell_id"], sort=False)[["ccnorm", "ccabs"]]
+            .mean().reset_index())
+
+
+def comparison_table(metrics: pd.DataFrame, seconds: dict | None = None) -> pd.DataFrame:
+    """One row per (model, protocol) of the per-seed metrics rows (columns ``protocol``,
+    ``model``, ``arch``, ``seed``, ``cell_id``, ``ccnorm``, ``ccabs``, ``n_neurons``,
+    ``epochs``).  ``seconds``: ``(protocol, model, seed) -> training seconds``."""
+    seconds = seconds or {}
+    pn = per_neuron(metrics)
+    rows = []
+    for (protocol, model), g in metrics.groupby(["protocol", "model"], sort=False):
+        p = pn[(pn.protocol == protocol) & (pn.model == model)]
+        cc_n = p.ccnorm.to_numpy(dtype=float)
+        cc_n = cc_n[np.isfinite(cc_n)]
+        cc = p.ccabs.to_numpy(dtype=float)
+        cc = cc[np.isfinite(cc)]
+        seeds = sorted(g.seed.unique())
+        secs = [seconds[(protocol, model, int(s))] for s in seeds if (protocol, model, int(s)) in seconds]
+        epochs = g.groupby("seed").epochs.first().to_numpy(dtype=float)
+        rows.append(dict(
+            model=model, protocol=protocol, arch=str(g.arch.iloc[0]),
+            n_neurons=int(g.cell_id.nunique()), n_valid=int(cc_n.size), n_seeds=len(seeds),
+            ccnorm_mean=float(cc_n.mean()) if cc_n.size else math.nan,
+            ccnorm_median=float(np.median(cc_n)) if cc_n.size else math.nan, ccnorm_sem=_sem(cc_n),
+            cc_mean=float(cc.mean()) if cc.size else math.nan,
+            cc_median=float(np.median(cc)) if cc.size else math.nan, cc_sem=_sem(cc),
+            train_seconds=float(np.mean(secs)) if secs else math.nan,
+            epochs_mean=float(epochs.mean()) if epochs.size else math.nan,
+        ))
+    return pd.DataFrame(rows, columns=TABLE_COLUMNS)
+
+
+def read_runs(metrics_paths: list, log_paths: list) -> tuple[pd.DataFrame, dict]:
+    """Every per-seed metrics table (with its ``protocol`` column) and training seconds."""
+    import pyarrow.parquet as pq
+
+    tables = [pq.read_table(p).to_pandas() for p in metrics_paths]
+    for path, t in zip(metrics_paths, tables):
+        if "protocol" not in t.columns:
+            raise ValueError(f"{path}: no protocol column (not a models/<protocol>/<model>/seed<k> fit)")
+    seconds = {}
+    for t, lg in zip(tables, log_paths):
+        seconds[(str(t.protocol.iloc[0]), str(t.model.iloc[0]), int(t.seed.iloc[0]))] = training_seconds(lg)
+    return pd.concat(tables, ignore_index=True), seconds
+
+
+def write_table(table: pd.DataFrame, protocols: dict, path) -> None:
+    """The table as Parquet, with each protocol's record (dataset, neuron filter, split)
+    in the schema metadata (``strflow.protocols``, JSON)."""
+    import pyarrow as pa
+
+    from strflow.readers.shard import write_parquet
+
+    t = pa.Table.from_pandas(table, preserve_index=False)
+    meta = dict(t.schema.metadata or {})
+    meta[b"strflow.protocols"] = json.dumps(protocols, sort_keys=True, default=str).encode()
+    meta[b"strflow.ccnorm"] = CCNORM_NOTE.encode()
+    write_parquet(t.replace_schema_metadata(meta), path)
+
+
+# ---------------------------------------------------------------- figure pages
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def page_ccnorm(table: pd.DataFrame, models: list, protocols: list, ds_name: str):
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=PAGE)
+    width = 0.8 / max(len(protocols), 1)
+    x = np.arange(len(models))
+    colors = plt.get_cmap("tab10")
+    for k, prot in enumerate(protocols):
+        t = table[table.protocol == prot].set_index("model").reindex(models)
+        pos = x - 0.4 + width * (k + 0.5)
+        n = int(t.n_neurons.max()) if t.n_neurons.notna().any() else 0
+        ax.bar(pos, t.ccnorm_mean, width, yerr=t.ccnorm_sem, color=colors(k), capsize=2,
+               label=f"{prot} ({n} neurons)")
+        for xi, v in zip(pos, t.ccnorm_mean):
+            if np.isfinite(v):
+                ax.text(xi, v + 0.03, f"{v:.2f}", ha="center", fontsize=6, rotation=90)
+    lines = []
+    for i, ref in enumerate(PUBLISHED):
+        if ref["model"] not in models:
+            continue
+        j = models.index(ref["model"])
+        if ref["protocol"] in protocols:
+            k = protocols.index(ref["protocol"])
+            xi = j - 0.4 + width * (k + 0.5)
+        else:
+            xi = j + 0.45
+        ax.plot([xi], [ref["ccnorm_mean"]], marker="*", ms=12, color="k", ls="none")
+        ax.annotate(f"[{i + 1}]", (xi, ref["ccnorm_mean"]), xytext=(4, 4), textcoords="offset points", fontsize=7)
+        lines.append(f"[{i + 1}] {ref['ccnorm_mean']:.3f}: {ref['source']}"
+                     + ("" if ref["protocol"] in protocols else " (not one of these protocols)"))
+    ax.set_xticks(x, models, rotation=30, ha="right")
+    ax.set_ylabel("test CCnorm (mean ± SEM over neurons)")
+    ax.set_ylim(0, 1.05)
+    ax.legend(loc="upper left", fontsize=8)
+    ax.set_title(f"{ds_name}: encoding models by training protocol; ★ published values")
+    fig.text(0.01, 0.01, CCNORM_NOTE + "\nPublished (★): " + ("\n".join(lines) or "none for these models"),
+             fontsize=7, va="bottom")
+    fig.subplots_adjust(bottom=0.3)
+    return fig
+
+
+def page_vs_ln(pn: pd.DataFrame, models: list, protocols: list, ds_name: str):
+    plt = _plt()
+    others = [m for m in models if m != "ln"]
+    cols = min(max(len(others), 1), 4)
+    rows = int(np.ceil(max(len(others), 1) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=PAGE, squeeze=False)
+    colors = plt.get_cmap("tab10")
+    for ax, m in zip(axes.ravel(), others):
+        for k, prot in enumerate(protocols):
+            p = pn[pn.protocol == prot]
+            ln = p[p.model == "ln"].set_index("cell_id").ccnorm
+            y = p[p.model == m].set_index("cell_id").ccnorm
+            common = ln.index.intersection(y.index)
+            ax.plot(ln[common], y[common], ".", ms=3, alpha=0.7, color=colors(k), label=prot)
+        ax.plot([-0.2, 1.1], [-0.2, 1.1], "k:", lw=0.8)
+        ax.set_xlim(-0.2, 1.1)
+        ax.set_ylim(-0.2, 1.1)
+        ax.set_title(m, fontsize=9)
+        ax.set_xlabel("LN CCnorm", fontsize=7)
+        ax.set_ylabel(f"{m} CCnorm", fontsize=7)
+        ax.tick_params(labelsize=6)
+    for ax in axes.ravel()[len(others):]:
+        ax.axis("off")
+    if others:
+        axes.ravel()[0].legend(fontsize=6)
+    if "ln" not in models:
+        fig.text(0.5, 0.5, "ln is not among the figure's models", ha="center")
+    fig.suptitle(f"{ds_name}: per-neuron test CCnorm of each model against the trained LN model of the same "
+                 "protocol (seed means)")
+    fig.tight_layout()
+    return fig
+
+
+def page_noise_ratio(neuron_sets: dict, all_neurons: pd.DataFrame, criterion: str, ds_name: str):
+    """``neuron_sets``: protocol -> cell ids; ``all_neurons``: the widest neurons table."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=PAGE)
+    if "noise_ratio" not in all_neurons.columns:
+        ax.text(0.5, 0.5, "these neurons have no noise_ratio column", ha="center")
+        ax.axis("off")
+        return fig
+    nr = all_neurons.set_index("cell_id").noise_ratio.astype(float)
+    finite = nr[np.isfinite(nr) & (nr > 0)]
+    bins = np.logspace(np.log10(finite.min()), np.log10(finite.max()), 30) if finite.size else 10
+    ax.hist(finite, bins=bins, color="0.8", label=f"all {finite.size} neurons read")
+    colors = plt.get_cmap("tab10")
+    for k, (prot, cells) in enumerate(neuron_sets.items()):
+        v = nr.reindex(list(cells)).dropna()
+        ax.hist(v, bins=bins, histtype="step", lw=1.5, color=colors(k), label=f"{prot}: {v.size} neurons")
+    ax.axvline(40, color="k", ls=":", lw=1)
+    ax.text(40, ax.get_ylim()[1] * 0.95, "noise ratio 40 (README_NS1's threshold;\nnot what selects the 73 units) ",
+            fontsize=7, va="top", ha="right")
+    ax.set_xscale("log")
+    ax.set_xlabel("noise ratio (Sahani & Linden; NS1 metadata NoiseRatio)")
+    ax.set_ylabel("neurons")
+    ax.legend(fontsize=8)
+    ax.set_title(f"{ds_name}: noise-ratio distribution of each protocol's neurons")
+    fig.text(0.01, 0.01, "Selection criterion: " + criterion, fontsize=8)
+    fig.subplots_adjust(bottom=0.15)
+    return fig
+
+
+def pick_examples(ridge_rows: pd.DataFrame) -> list[tuple[str, str]]:
+    """Best and median neuron by the ridge linear fit's test CCnorm (finite values)."""
+    lin = ridge_rows[ridge_rows.model == "linear"].dropna(subset=["ccnorm"]).sort_values(["ccnorm", "cell_id"])
+    if lin.empty:
+        return []
+    cells = lin.cell_id.tolist()
+    return [("best", cells[-1]), ("median", cells[(len(cells) - 1) // 2])]
+
+
+def page_strfs(fits_path, picks, ridge_rows: pd.DataFrame, ds_name: str):
+    import h5py
+
+    plt = _plt()
+    fig, axes = plt.subplots(1, max(len(picks), 1), figsize=PAGE, squeeze=False)
+    with h5py.File(fits_path, "r") as f:
+        ids = list(f["cell_id"].asstr()[()])
+        freqs, dt, n_lags = f["freqs_hz"][()], float(f.attrs["dt_ms"]), int(f.attrs["n_lags"])
+        for ax, (role, cell) in zip(axes[0], picks):
+            w = f["linear/weights"][ids.index(cell)]
+            lim = float(np.abs(w).max()) or 1.0
+            im = ax.imshow(w, origin="lower", aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim,
+                           interpolation="nearest", extent=[-dt / 2, (n_lags - 0.5) * dt, -0.5, len(freqs) - 0.5])
+            idx = np.linspace(0, len(freqs) - 1, 6).round().astype(int)
+            ax.set_yticks(idx, [f"{freqs[i] / 1000:.1f}" for i in idx])
+            ax.set_ylabel("band centre (kHz)")
+            ax.set_xlabel("lag (ms)")
+            cc = ridge_rows[(ridge_rows.model == "linear") & (ridge_rows.cell_id == cell)].ccnorm
+            ax.set_title(f"{role} neuron {cell}\nridge linear CCnorm {float(cc.iloc[0]):.2f}", fontsize=9)
+            fig.colorbar(im, ax=ax, label="weight (per bin, per s.d. of the band)", fraction=0.05)
+    fig.suptitle(f"{ds_name}: linear STRFs (ridge fit, results/{ds_name}/strf) of the best and the median neuron")
+    fig.tight_layout()
+    return fig
+
+
+def page_predictions(ds, fits_path, picks, preds: dict, ds_name: str):
+    """``preds``: label -> (predictions.h5 path) of models fitted on ``ds``'s neurons."""
+    import h5py
+
+    from strflow.nn.api import RidgeModel
+
+    plt = _plt()
+    fig, axes = plt.subplots(max(len(picks), 1), 1, figsize=PAGE, squeeze=False)
+    with h5py.File(fits_path, "r") as f:
+        split = dict(zip(f["split/stim_id"].asstr()[()], f["split/role"].asstr()[()]))
+    ridge = {m: RidgeModel(fits_path, m) for m in ("linear", "ln")}
+    cell_ids = [m["cell_id"] for m in ds.nrn_meta]
+    colors = plt.get_cmap("tab10")
+    for ax, (role, cell) in zip(axes[:, 0], picks):
+        n = cell_ids.index(cell)
+        test = [s for s, m in enumerate(ds.stim_meta) if split.get(m["stim_id"]) == "test" and bool(ds.nrn_masks[s, n])]
+        if not test:
+            ax.axis("off")
+            continue
+        s = test[0]
+        sid = ds.stim_meta[s]["stim_id"]
+        psth = ds.responses[s][n].numpy().mean(axis=0)
+        t = ds.bin_centres_s(psth.size)
+        ax.plot(t, psth, color="k", lw=1.0, label="measured (smoothed trial mean)")
+        spec = ds.stims[s][0].numpy()
+        for k, (m, model) in enumerate(ridge.items()):
+            ax.plot(t, model.predict(spec)[model.cell_ids.index(cell)], lw=0.8, color=colors(k), label=f"ridge {m}")
+        for k, (label, path) in enumerate(preds.items()):
+            with h5py.File(path, "r") as f:
+                ids = list(f["cell_id"].asstr()[()])
+                if cell in ids and f"predictions/{sid}" in f:
+                    ax.plot(t, f[f"predictions/{sid}"][ids.index(cell)], lw=0.8, color=colors(k + 2), label=label)
+        ax.set_title(f"{role} neuron {cell}, test stimulus {sid}", fontsize=9)
+        ax.set_xlabel("time (s)")
+        ax.set_ylabel("spikes per bin")
+        ax.legend(fontsize=7, ncol=3)
+    fig.suptitle(f"{ds_name}: predictions on a test clip (models of the first protocol, seed 0)")
+    fig.tight_layout()
+    return fig
+
+
+def write_figure(ds_name: str, settings: dict, protocols: dict, metrics_paths: list, log_paths: list,
+                 predictions: dict, neurons_tables: list, ridge_fits, ridge_metrics, dataset_dir, criterion: str,
+                 out_table, pdf, pngs) -> pd.DataFrame:
+    """Build the table and the five pages.  ``protocols``: name -> resolved protocol;
+    ``predictions``: model -> seed-0 predictions.h5 of the first protocol (its dataset
+    must be ``dataset_dir``'s neurons for the prediction page)."""
+    import pyarrow.parquet as pq
+
+    from strflow.dataset import NeuralDataset
+    from strflow.figures import save_pages
+
+    metrics, seconds = read_runs(metrics_paths, log_paths)
+    table = comparison_table(metrics, seconds)
+    order = {(p, m): i for i, (p, m) in enumerate((p, m) for p in settings["protocols"] for m in settings["models"])}
+    table = table.iloc[np.argsort([order.get((p, m), len(order)) for p, m in zip(table.protocol, table.model)],
+                                  kind="stable")].reset_index(drop=True)
+    record = {p: dict(protocols[p], neuron_set=sorted(metrics[metrics.protocol == p].cell_id.unique().tolist()),
+                      stims={role: sorted(metrics[metrics.protocol == p][f"{role}_stims"].iloc[0].split(","))
+                             for role in ("train", "val", "test")})
+              for p in settings["protocols"]}
+    write_table(table, record, out_table)
+    tables = [pq.read_table(p).to_pandas() for p in neurons_tables]
+    widest = max(tables, key=len)
+    ridge_rows = pq.read_table(ridge_metrics).to_pandas()
+    picks = pick_examples(ridge_rows)
+    pn = per_neuron(metrics)
+    ds = NeuralDataset(dataset_dir)
+    first = table[table.protocol == settings["protocols"][0]].sort_values(["ccnorm_mean", "model"], ascending=False)
+    best = first.model.tolist()[:3]  # the three best models of the first protocol on the prediction page
+    figs = [
+        page_ccnorm(table, settings["models"], settings["protocols"], ds_name),
+        page_vs_ln(pn, settings["models"], settings["protocols"], ds_name),
+        page_noise_ratio({p: record[p]["neuron_set"] for p in settings["protocols"]}, widest, criterion, ds_name),
+        page_strfs(ridge_fits, picks, ridge_rows, ds_name),
+        page_predictions(ds, ridge_fits, picks, {f"{m} (trained)": predictions[m] for m in best if m in predictions},
+                         ds_name),
+    ]
+    save_pages(figs, pdf, pngs)
+    return table
