@@ -5,7 +5,6 @@ these checks hold everywhere.
 """
 
 import re
-import sys
 
 import yaml
 from snakemake.cli import get_argument_parser

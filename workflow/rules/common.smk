@@ -317,7 +317,7 @@ def model_checkpoint(wildcards):
 
 
 # --- training protocols and the model-comparison figure (workflow/rules/models.smk,
-# workflow/rules/figures.smk; strflow.nn.protocols, strflow.model_comparison)
+# workflow/rules/figures.smk; strflow.nn.protocols, strflow.reports.model_comparison)
 PROTOCOL_NAMES = sorted({p for m in MODELS.values() for p in m["protocols"]})
 
 
@@ -388,7 +388,7 @@ def protocol_checkpoint(wildcards):
 
 def comparison_settings(wildcards):
     """The dataset's `figures.model_comparison` block, checked against its protocols."""
-    from strflow.model_comparison import resolve_settings
+    from strflow.reports.model_comparison import resolve_settings
 
     entry = config["datasets"][wildcards.ds]
     return resolve_settings(

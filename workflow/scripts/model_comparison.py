@@ -2,7 +2,7 @@ from _common import run
 
 
 def main(smk):
-    from strflow.model_comparison import write_figure
+    from strflow.reports.model_comparison import write_figure
 
     settings = smk.params.settings
     write_figure(

@@ -68,7 +68,7 @@ def resolve_protocols(ds: str, entries: dict | None) -> dict[str, dict]:
 def protocol_roles(stim_meta: list[dict], protocol: dict, ds: str, val_fraction: float = 0.2,
                    split_seed: int = 0) -> dict[str, str]:
     """``stim_id -> train | val | test | unused`` of an explicit split (``protocol['split']``)."""
-    from strflow.models import STRFSettings, make_split
+    from strflow.strf.split import STRFSettings, make_split
 
     where = _where(ds, protocol["name"])
     ids = [m["stim_id"] for m in stim_meta]

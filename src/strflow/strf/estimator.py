@@ -8,8 +8,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.linalg
-import scipy.linalg.blas
 from numpy.typing import ArrayLike
 
 from strflow.strf.solver import EigenRidge, contiguous_folds, default_penalty_grid

@@ -131,7 +131,7 @@ def write_table(table: pd.DataFrame, protocols: dict, path) -> None:
     in the schema metadata (``strflow.protocols``, JSON)."""
     import pyarrow as pa
 
-    from strflow.readers.shard import write_parquet
+    from strflow.store.tables import write_parquet
 
     t = pa.Table.from_pandas(table, preserve_index=False)
     meta = dict(t.schema.metadata or {})
@@ -338,7 +338,7 @@ def write_figure(ds_name: str, settings: dict, protocols: dict, metrics_paths: l
     import pyarrow.parquet as pq
 
     from strflow.dataset import NeuralDataset
-    from strflow.figures import save_pages
+    from strflow.reports.figures import save_pages
 
     metrics, seconds = read_runs(metrics_paths, log_paths)
     table = comparison_table(metrics, seconds)

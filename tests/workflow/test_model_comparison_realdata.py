@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from conftest import job_counts, real_data_dir, run_snakemake
+from tests.helpers import job_counts, real_data_dir, run_snakemake
 
 pytestmark = [pytest.mark.realdata, pytest.mark.workflow]
 MODELS = ["ln", "nrf"]

@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import h5py
@@ -23,11 +22,9 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from conftest import job_counts
+from tests.helpers import REPO, SNAKEMAKE, job_counts
 
 pytestmark = pytest.mark.workflow
-REPO = Path(__file__).resolve().parents[1]
-SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 
 CONFIG = {
     "targets": [],

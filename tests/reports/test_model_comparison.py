@@ -1,4 +1,4 @@
-"""The model-comparison table (strflow.model_comparison) against a hand-built metrics
+"""The model-comparison table (strflow.reports.model_comparison) against a hand-built metrics
 fixture, and the validation of training protocols (strflow.nn.protocols): malformed
 splits are refused with errors naming the dataset and the protocol."""
 
@@ -12,7 +12,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from strflow.model_comparison import comparison_table, resolve_settings, training_seconds, write_table
+from strflow.reports.model_comparison import comparison_table, resolve_settings, training_seconds, write_table
 from strflow.nn.protocols import protocol_roles, resolve_protocols
 from strflow.nn.steps import model_settings
 
@@ -118,7 +118,7 @@ def test_a_split_leaving_no_validation_stimulus_is_refused():
 def test_shipped_config_protocols_and_figure(tmp_path):
     from strflow.config import load_config
 
-    from conftest import REPO
+    from tests.helpers import REPO
 
     cfg = load_config(REPO / "config.yaml")
     m = model_settings(cfg, "ns1")
