@@ -9,7 +9,6 @@ settings: everything :func:`load_model` needs to rebuild it).  The ridge/LN fits
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict
 from pathlib import Path
@@ -21,7 +20,9 @@ from strflow.metrics import ccnorm_across_stimuli
 from strflow.nn import zoo
 from strflow.nn.data import ClipData, from_dataset
 from strflow.nn.trainer import TrainResult, TrainSettings, train
-from strflow.strf import Standardisation, predict_segments, strf_to_weights, OutputNonlinearity
+from strflow.store.fits import read_fits
+from strflow.store.models import read_model_config, read_state_dict, write_model_folder
+from strflow.strf import OutputNonlinearity, Standardisation, predict_segments, strf_to_weights
 
 FORMAT_VERSION = 1
 
@@ -67,14 +68,8 @@ class EncodingModel:
                     **self.info)
 
     def save(self, folder: str | Path) -> None:
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / "model.pt.tmp"
-        torch.save(self.module.state_dict(), tmp)
-        tmp.replace(folder / "model.pt")
-        tmp = folder / "config.json.tmp"
-        tmp.write_text(json.dumps(self.config(), indent=1, default=_jsonable))
-        tmp.replace(folder / "config.json")
+        """``model.pt`` and ``config.json`` in ``folder`` (format: :mod:`strflow.store.models`)."""
+        write_model_folder(folder, self.module.state_dict(), self.config(), default=_jsonable)
 
     def __repr__(self) -> str:
         return f"EncodingModel({self.name!r}, arch={self.arch!r}, {len(self.cell_ids)} neurons, {self.n_params} parameters)"
@@ -84,20 +79,18 @@ class RidgeModel:
     """The ridge (``linear``) or LN fit of ``strf/fits.h5`` with the same ``predict``."""
 
     def __init__(self, path: str | Path, model: str = "linear") -> None:
-        import h5py
-
         if model not in ("linear", "ln"):
             raise ValueError(f"{path}: ridge fits hold models 'linear' and 'ln', not {model!r}")
-        with h5py.File(path, "r") as f:
-            self.cell_ids = [c.decode() if isinstance(c, bytes) else str(c) for c in f["cell_id"][()]]
-            g = f[model]
-            self.weights = g["weights"][()].astype(np.float64)
-            self.intercepts = g["intercepts"][()]
-            self.nonlinearity = (OutputNonlinearity(g["sigmoid_params"][()], ("",) * len(self.cell_ids))
-                                 if "sigmoid_params" in g else None)
-            self.standardisation = Standardisation(f["standardisation/mean"][()], f["standardisation/std"][()])
-            self.dt_ms = float(f.attrs["dt_ms"])
-            self.n_lags = int(f.attrs["n_lags"])
+        fits = read_fits(path)
+        g = fits.models[model]
+        self.cell_ids = list(fits.cell_ids)
+        self.weights = np.asarray(g["weights"], dtype=np.float64)
+        self.intercepts = g["intercepts"]
+        self.nonlinearity = (OutputNonlinearity(g["sigmoid_params"], ("",) * len(self.cell_ids))
+                             if "sigmoid_params" in g else None)
+        self.standardisation = Standardisation(fits.mean, fits.std)
+        self.dt_ms = float(fits.dt_ms)
+        self.n_lags = int(fits.n_lags)
         self.name = self.arch = model
 
     def predict(self, spectrogram) -> np.ndarray:
@@ -139,11 +132,11 @@ def load_model(path: str | Path, model: str = "ln"):
     cfg_path = p / "config.json"
     if not cfg_path.is_file():
         raise FileNotFoundError(f"{path}: neither a model folder with config.json nor ridge fits (fits.h5)")
-    cfg = json.loads(cfg_path.read_text())
+    cfg = read_model_config(p)
     if cfg.get("format_version") != FORMAT_VERSION:
         raise ValueError(f"{cfg_path}: format_version {cfg.get('format_version')!r}, expected {FORMAT_VERSION}")
     module = zoo.build(cfg["arch"], cfg["n_bands"], len(cfg["cell_ids"]), cfg["dt_ms"], cfg["options"])
-    module.load_state_dict(torch.load(p / "model.pt", map_location="cpu", weights_only=True))
+    module.load_state_dict(read_state_dict(p))
     st = Standardisation(np.asarray(cfg["standardisation"]["mean"]), np.asarray(cfg["standardisation"]["std"]))
     info = {k: v for k, v in cfg.items() if k not in ("format_version", "name", "arch", "options", "n_bands", "cell_ids",
                                                        "dt_ms", "standardisation")}

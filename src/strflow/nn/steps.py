@@ -6,7 +6,6 @@ Configuration: the top-level ``models:`` block, deep-merged with a dataset's own
 
 from __future__ import annotations
 
-import csv
 import logging
 import os
 from pathlib import Path
@@ -26,7 +25,6 @@ DEFAULT_MODELS = {
     "zoo": {},
     "protocols": {},
 }
-LOG_COLUMNS = ("epoch", "train_loss", "val_loss", "val_ccnorm", "seconds")
 
 
 def model_settings(config: dict, name: str) -> dict:
@@ -55,33 +53,6 @@ def model_settings(config: dict, name: str) -> dict:
     return merged
 
 
-def _write_log(rows: list[dict], path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=LOG_COLUMNS)
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: r[k] for k in LOG_COLUMNS})
-    os.replace(tmp, path)
-
-
-def write_predictions(model, preds: dict, data, path: Path) -> None:
-    import h5py
-
-    tmp = path.with_name(path.name + ".tmp")
-    s = h5py.string_dtype()
-    with h5py.File(tmp, "w") as f:
-        f.create_dataset("cell_id", data=np.asarray(model.cell_ids, dtype=object), dtype=s)
-        f.create_dataset("split/stim_id", data=np.asarray(data.stim_ids, dtype=object), dtype=s)
-        f.create_dataset("split/role", data=np.asarray(data.roles, dtype=object), dtype=s)
-        g = f.create_group("predictions")
-        for sid, p in preds.items():
-            g.create_dataset(sid, data=p.astype(np.float32), compression="gzip")
-        f.attrs.update(dt_ms=data.dt_ms, model=model.name, arch=model.arch,
-                       layout="predictions/<stim_id>: (n_neurons, n_bins) of the test stimuli, rows = cell_id")
-    os.replace(tmp, path)
-
-
 def model_fit(dataset_dir, fmt: str, strf: dict, models: dict, model: str, seed: int, threads: int,
               outputs: dict, checkpoint, protocol: dict | None = None, ds_name: str | None = None) -> None:
     """Train one (model, seed) on a processed dataset and write its outputs.
@@ -97,6 +68,7 @@ def model_fit(dataset_dir, fmt: str, strf: dict, models: dict, model: str, seed:
     from strflow.dataset import NeuralDataset
     from strflow.nn.api import fit_data
     from strflow.nn.data import from_dataset
+    from strflow.store.models import write_predictions, write_training_log
     from strflow.store.tables import write_parquet
 
     torch.set_num_threads(max(int(threads), 1))
@@ -131,8 +103,9 @@ def model_fit(dataset_dir, fmt: str, strf: dict, models: dict, model: str, seed:
                   stop_after=int(stop) if stop else None)
     folder = Path(outputs["weights"]).parent
     em.save(folder)
-    write_predictions(em, em.test_predictions, data, Path(outputs["predictions"]))
-    _write_log(em.training_log, Path(outputs["training_log"]))
+    write_predictions(outputs["predictions"], em.cell_ids, data.stim_ids, data.roles, em.test_predictions, data.dt_ms,
+                      em.name, em.arch)
+    write_training_log(em.training_log, outputs["training_log"])
     rows = em.metrics
     if protocol is not None:
         rows = [dict(r, **protocol_columns(protocol, data)) for r in rows]
@@ -160,7 +133,6 @@ def model_gather(tables: list, out) -> None:
     """One table per model: every seed's rows."""
     import pyarrow as pa
 
-    from strflow.store.tables import write_parquet
-    from strflow.store.tables import read_tables
+    from strflow.store.tables import read_tables, write_parquet
 
     write_parquet(pa.concat_tables(read_tables(tables)), out)

@@ -8,8 +8,6 @@ Deterministic PDF plus one PNG per page.
 
 from __future__ import annotations
 
-import csv
-
 import matplotlib
 
 matplotlib.use("Agg")
@@ -18,14 +16,14 @@ import numpy as np  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
 from strflow.reports.figures import save_pages  # noqa: E402
+from strflow.store.models import read_training_log  # noqa: E402
 
 PAGES = ["1_ccnorm", "2_vs_ln", "3_learning_curves"]
 PAGE = (11.0, 8.5)
 
 
 def _read_log(path) -> dict[str, np.ndarray]:
-    with open(path) as fh:
-        rows = list(csv.DictReader(fh))
+    rows = read_training_log(path)
     return {k: np.array([float(r[k]) for r in rows]) for k in (rows[0] if rows else {})}
 
 

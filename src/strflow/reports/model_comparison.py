@@ -18,12 +18,14 @@ selection criterion; (4) linear STRFs of the ridge fit for the best and the medi
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 
 import numpy as np
 import pandas as pd
+
+from strflow.store.fits import read_fits
+from strflow.store.models import read_predictions, read_training_log
 
 PAGES = ["1_ccnorm", "2_vs_ln", "3_noise_ratio", "4_strfs", "5_predictions"]
 PAGE = (11.0, 8.5)
@@ -69,8 +71,7 @@ def resolve_settings(ds: str, block: dict | None, models: dict) -> dict:
 
 def training_seconds(log_path) -> float:
     """Seconds of training of one job: the sum of its epochs' ``seconds``."""
-    with open(log_path) as fh:
-        return float(sum(float(r["seconds"]) for r in csv.DictReader(fh)))
+    return float(sum(r["seconds"] for r in read_training_log(log_path)))
 
 
 def _sem(v: np.ndarray) -> float:
@@ -264,25 +265,22 @@ def pick_examples(ridge_rows: pd.DataFrame) -> list[tuple[str, str]]:
 
 
 def page_strfs(fits_path, picks, ridge_rows: pd.DataFrame, ds_name: str):
-    import h5py
-
     plt = _plt()
     fig, axes = plt.subplots(1, max(len(picks), 1), figsize=PAGE, squeeze=False)
-    with h5py.File(fits_path, "r") as f:
-        ids = list(f["cell_id"].asstr()[()])
-        freqs, dt, n_lags = f["freqs_hz"][()], float(f.attrs["dt_ms"]), int(f.attrs["n_lags"])
-        for ax, (role, cell) in zip(axes[0], picks):
-            w = f["linear/weights"][ids.index(cell)]
-            lim = float(np.abs(w).max()) or 1.0
-            im = ax.imshow(w, origin="lower", aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim,
-                           interpolation="nearest", extent=[-dt / 2, (n_lags - 0.5) * dt, -0.5, len(freqs) - 0.5])
-            idx = np.linspace(0, len(freqs) - 1, 6).round().astype(int)
-            ax.set_yticks(idx, [f"{freqs[i] / 1000:.1f}" for i in idx])
-            ax.set_ylabel("band centre (kHz)")
-            ax.set_xlabel("lag (ms)")
-            cc = ridge_rows[(ridge_rows.model == "linear") & (ridge_rows.cell_id == cell)].ccnorm
-            ax.set_title(f"{role} neuron {cell}\nridge linear CCnorm {float(cc.iloc[0]):.2f}", fontsize=9)
-            fig.colorbar(im, ax=ax, label="weight (per bin, per s.d. of the band)", fraction=0.05)
+    fits = read_fits(fits_path)
+    ids, freqs, dt, n_lags = fits.cell_ids, fits.freqs_hz, fits.dt_ms, fits.n_lags
+    for ax, (role, cell) in zip(axes[0], picks):
+        w = fits.models["linear"]["weights"][ids.index(cell)]
+        lim = float(np.abs(w).max()) or 1.0
+        im = ax.imshow(w, origin="lower", aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim,
+                       interpolation="nearest", extent=[-dt / 2, (n_lags - 0.5) * dt, -0.5, len(freqs) - 0.5])
+        idx = np.linspace(0, len(freqs) - 1, 6).round().astype(int)
+        ax.set_yticks(idx, [f"{freqs[i] / 1000:.1f}" for i in idx])
+        ax.set_ylabel("band centre (kHz)")
+        ax.set_xlabel("lag (ms)")
+        cc = ridge_rows[(ridge_rows.model == "linear") & (ridge_rows.cell_id == cell)].ccnorm
+        ax.set_title(f"{role} neuron {cell}\nridge linear CCnorm {float(cc.iloc[0]):.2f}", fontsize=9)
+        fig.colorbar(im, ax=ax, label="weight (per bin, per s.d. of the band)", fraction=0.05)
     fig.suptitle(f"{ds_name}: linear STRFs (ridge fit, results/{ds_name}/strf) of the best and the median neuron")
     fig.tight_layout()
     return fig
@@ -290,14 +288,12 @@ def page_strfs(fits_path, picks, ridge_rows: pd.DataFrame, ds_name: str):
 
 def page_predictions(ds, fits_path, picks, preds: dict, ds_name: str):
     """``preds``: label -> (predictions.h5 path) of models fitted on ``ds``'s neurons."""
-    import h5py
-
     from strflow.nn.api import RidgeModel
 
     plt = _plt()
     fig, axes = plt.subplots(max(len(picks), 1), 1, figsize=PAGE, squeeze=False)
-    with h5py.File(fits_path, "r") as f:
-        split = dict(zip(f["split/stim_id"].asstr()[()], f["split/role"].asstr()[()]))
+    split = read_fits(fits_path).split
+    stored = {label: read_predictions(path) for label, path in preds.items()}
     ridge = {m: RidgeModel(fits_path, m) for m in ("linear", "ln")}
     cell_ids = [m["cell_id"] for m in ds.nrn_meta]
     colors = plt.get_cmap("tab10")
@@ -315,11 +311,10 @@ def page_predictions(ds, fits_path, picks, preds: dict, ds_name: str):
         spec = ds.stims[s][0].numpy()
         for k, (m, model) in enumerate(ridge.items()):
             ax.plot(t, model.predict(spec)[model.cell_ids.index(cell)], lw=0.8, color=colors(k), label=f"ridge {m}")
-        for k, (label, path) in enumerate(preds.items()):
-            with h5py.File(path, "r") as f:
-                ids = list(f["cell_id"].asstr()[()])
-                if cell in ids and f"predictions/{sid}" in f:
-                    ax.plot(t, f[f"predictions/{sid}"][ids.index(cell)], lw=0.8, color=colors(k + 2), label=label)
+        for k, (label, p) in enumerate(stored.items()):
+            y = p.of(cell, sid)
+            if y is not None:
+                ax.plot(t, y, lw=0.8, color=colors(k + 2), label=label)
         ax.set_title(f"{role} neuron {cell}, test stimulus {sid}", fontsize=9)
         ax.set_xlabel("time (s)")
         ax.set_ylabel("spikes per bin")

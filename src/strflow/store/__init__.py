@@ -10,6 +10,11 @@ module             file format
 ``blocks``         ragged (stimulus, neuron) response blocks (``binned/``, ``responses/``)
 ``spectrograms``   ``spectrograms.h5``
 ``fits``           ``strf/fits.h5`` and its per-chunk parts
+``models``         a trained encoding model's folder: ``model.pt``, ``config.json``,
+                   ``predictions.h5``, ``training_log.csv``
+``waveforms``      ``waveforms.h5``
+``ground_truth``   the synthetic datasets' ground-truth STRFs (read side)
+``grid``           the dt / grid agreement check on opening a dataset
 =================  ====================================================================
 """
 
