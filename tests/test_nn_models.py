@@ -14,7 +14,11 @@ from strflow.nn.trainer import TrainingInterrupted, masked_mse
 
 torch.set_num_threads(1)  # the CI machine has 2 shared cores; 2 threads spin on a busy one
 DT = 5.0
-VARIANTS = [(a, {}) for a in zoo.ARCHITECTURES] + [("nrf", {"adaptrans": True}), ("cnn2d", {"adaptrans": True})]
+VARIANTS = [(a, {}) for a in zoo.ARCHITECTURES] + [("nrf", {"adaptrans": True}), ("cnn2d", {"adaptrans": True}),
+                                                   # deepSTRF's StateNet front end, strided over frequency
+                                                   ("statenet", {"encoder": "spectral", "kernel": 2, "stride": 3}),
+                                                   ("statenet", {"encoder": "spectral", "kernel": 3, "stride": 2,
+                                                                 "adaptrans": True})]
 
 
 def _clips(n_stims=10, n_neurons=4, n_bands=8, n_lags=6, seed=0, heard=None, roles=None):
@@ -183,3 +187,52 @@ def test_models_config_merges_per_dataset_and_rejects_unknown_options():
     config["datasets"]["b"]["models"] = {"zoo": {"cnn2d": {"kernel": 3}}}
     with pytest.raises(ValueError, match="dataset 'b': models.zoo.cnn2d: .*unknown option"):
         model_settings(config, "b")
+
+
+def test_statenet_spectral_encoder_is_a_locally_connected_layer_over_frequency():
+    """deepSTRF's StateNet front end (kernel 7, stride 3 over 34 bands): 10 positions with
+    their own weights, computed here by hand band by band."""
+    from strflow.nn.zoo import SpectralEncoder
+
+    torch.manual_seed(0)
+    enc = SpectralEncoder(34, channels=7, kernel=7, stride=3)
+    assert enc.positions == (34 - 7) // 3 + 1 == 10 and enc.out_features == 70
+    with torch.no_grad():
+        enc.norm.weight.copy_(torch.rand(7) + 0.5)
+        enc.norm.bias.copy_(torch.randn(7))
+    x = torch.randn(2, 34, 9)
+    got = enc(x).detach().numpy().reshape(2, 10, 7, 9)  # (B, position, channel, T)
+    w, bias = enc.weight.detach().numpy(), enc.bias.detach().numpy()
+    g, beta = enc.norm.weight.detach().numpy(), enc.norm.bias.detach().numpy()
+    xn = x.numpy()
+    for p in range(10):
+        z = np.einsum("ck,bkt->bct", w[p], xn[:, 3 * p: 3 * p + 7]) + bias[p][None, :, None]
+        z = (z - z.mean(axis=1, keepdims=True)) / np.sqrt(z.var(axis=1, keepdims=True) + 1e-5)
+        want = 1 / (1 + np.exp(-(g[None, :, None] * z + beta[None, :, None])))
+        np.testing.assert_allclose(got[:, p], want, rtol=1e-5, atol=1e-6)
+    # the published StateNet (GRU of 70 units, 119 neurons): deepSTRF's parameter count less
+    # its output softplus (2 per neuron; strflow's readouts are linear)
+    model = zoo.build("statenet", 34, 119, DT, dict(encoder="spectral", channels=7, kernel=7, stride=3, hidden=70))
+    assert zoo.n_params(model) == 39_081 - 2 * 119
+    with pytest.raises(ValueError, match="needs encoder: spectral"):
+        zoo.build("statenet", 34, 3, DT, dict(stride=3))
+
+
+def test_device_resolution(monkeypatch):
+    """``auto`` follows torch.cuda.is_available(); ``cuda`` without CUDA is a clear error
+    (CPU-only check: CUDA itself is not exercised here)."""
+    from strflow.nn.trainer import pick_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert pick_device("auto") == torch.device("cpu")
+    assert pick_device("cpu") == torch.device("cpu")
+    with pytest.raises(RuntimeError, match="'cuda' but torch sees no CUDA device"):
+        pick_device("cuda")
+    with pytest.raises(ValueError, match="auto, cpu or cuda"):
+        pick_device("gpu")
+    with pytest.raises(RuntimeError, match="no CUDA device"):  # through the trainer, before any work
+        fit_data(_clips(seed=8), "linear", settings=dict(epochs=1, device="cuda"), progress=None)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert pick_device("auto") == torch.device("cuda")
+    assert pick_device("cuda") == torch.device("cuda")
+    assert pick_device("cpu") == torch.device("cpu")

@@ -12,7 +12,9 @@ DEFAULTS = {
     "nrf": dict(max_lag_ms=200.0, n_hidden=20),
     "dnet": dict(max_lag_ms=25.0, n_hidden=20, tau_ms=[5.0, 200.0]),
     "cnn2d": dict(kernel_f=6, kernel_t=15, channels=10, n_hidden=90),
-    "statenet": dict(channels=7, kernel=7, hidden=64),
+    # encoder temporal: causal conv over time (kernel in bins, stride 1); spectral: deepSTRF's
+    # per-bin locally connected layer over frequency (kernel and stride in bands)
+    "statenet": dict(channels=7, kernel=7, hidden=64, stride=1, encoder="temporal"),
 }
 ADAPT_DEFAULTS = dict(adaptrans=False, adapt_tau_ms=[10.0, 500.0])
 
