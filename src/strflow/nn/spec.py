@@ -18,6 +18,17 @@ DEFAULTS = {
 }
 ADAPT_DEFAULTS = dict(adaptrans=False, adapt_tau_ms=[10.0, 500.0])
 
+# Training settings an architecture gets unless the config (models.train or the zoo entry's
+# train:) sets them.  l2: the ridge-like penalty on the weight tensors (strflow.nn.trainer):
+# 0.1 brings linear within 0.003-0.013 test CCnorm of the ridge fit on the recovery settings;
+# 0.01 lets NRF's hidden units learn two-subunit units (0.71 -> 0.86 test CCnorm on
+# tests/test_nn_workflow.py's dataset, where LN reaches 0.72); untested elsewhere: 0.
+TRAIN_DEFAULTS = {
+    "linear": dict(l2=0.1),
+    "ln": dict(l2=0.1),
+    "nrf": dict(l2=0.01),
+}
+
 
 
 def resolve(arch: str, options: dict | None) -> dict:

@@ -22,6 +22,8 @@
   not the biases, nor the LN sigmoid's numbers) to the loss, the ridge's penalty on a
   per-bin mean loss with unit-variance inputs (the ridge's chosen penalty divided by its
   number of training bins: ~0.1 on the ``recovery`` dataset, where 0.04-0.4 are chosen).
+  Unset, it is the architecture's default (:data:`strflow.nn.spec.TRAIN_DEFAULTS`: linear
+  and LN 0.1, NRF 0.01, others 0).
   Unlike early stopping alone it gives the linear model the ridge's shrinkage: on
   ``recovery`` Adam's unpenalised path peaks ~0.01 test CCnorm below the ridge fit and then
   overfits.  AdamW's ``weight_decay`` (decoupled, scale-dependent) also spares
@@ -77,7 +79,7 @@ class TrainSettings:
     patience: int = 15
     lr: float = 1e-3
     weight_decay: float = 0.0
-    l2: float = 0.0  # ridge-like penalty l2 * sum(w**2) over the weight tensors, added to the loss
+    l2: float | None = None  # penalty l2 * sum(w**2) over the weight tensors; None: the architecture's default
     batch_clips: int = 0  # whole clips per step; 0 = all training clips
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
@@ -93,6 +95,19 @@ class TrainSettings:
         if unknown:
             raise ValueError(f"unknown training setting(s) {unknown}; known: {sorted(known)}")
         return cls(**cfg)
+
+
+def with_arch_defaults(arch: str, settings: TrainSettings) -> TrainSettings:
+    """``settings`` with the unset (None) fields filled from :data:`strflow.nn.spec.TRAIN_DEFAULTS`
+    (``l2``: 0 where the architecture has no default)."""
+    from dataclasses import replace
+
+    from strflow.nn.spec import TRAIN_DEFAULTS
+
+    fill = {k: v for k, v in TRAIN_DEFAULTS.get(arch, {}).items() if getattr(settings, k) is None}
+    if settings.l2 is None and "l2" not in fill:
+        fill["l2"] = 0.0
+    return replace(settings, **fill) if fill else settings
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -243,6 +258,7 @@ def train(arch: str, options: dict | None, data: ClipData, settings: TrainSettin
           name: str | None = None) -> TrainResult:
     """Train one model (architecture ``arch``, hyperparameters ``options``) on ``data``."""
     options = zoo.resolve(arch, options)
+    settings = with_arch_defaults(arch, settings)
     device = pick_device(settings.device)
     train_idx, val_idx = data.index("train"), data.index("val")
     if not train_idx or not val_idx:
