@@ -34,8 +34,9 @@
   best epoch is known, the model is trained again from the same initial parameters on
   the training *and* validation clips for that many epochs (per-neuron models: every
   neuron's parameters are taken at its own best epoch) and those parameters are
-  returned.  Without it the model sees ~20 % fewer stimuli than the ridge: on the
-  ``recovery`` dataset that alone cost 0.02 test CCnorm.  The refit epochs are not in
+  returned.  Without it the model sees ~20 % fewer stimuli than the ridge (on the
+  ``recovery`` dataset the refit moved the trained linear model from 0.982 to 0.985 test
+  CCnorm; at a fixed epoch count the extra stimuli are worth 0.024).  The refit epochs are not in
   the log (it has no validation data); a job killed during the refit redoes it (it is
   deterministic) from the checkpoint of the last selection epoch.
 * **Determinism.**  Initial parameters come from ``torch.manual_seed(seed)``; on CPU
@@ -242,14 +243,16 @@ def _refit(arch: str, options: dict, data: ClipData, settings: TrainSettings, de
     out = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     for epoch in range(1, int(target.max()) + 1):
         _epoch(model, opt, gen, clips, bs, x, y, mask, settings.l2)
-        current = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        hit = np.flatnonzero(target == epoch) if per_neuron else ([0] if epoch == int(target) else [])
+        if len(hit) == 0:
+            continue
+        current = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
         if per_neuron:
-            idx = torch.from_numpy(np.flatnonzero(target == epoch))
-            if len(idx):
-                for k, v in current.items():
-                    out[k][idx] = v[idx]
-        elif epoch == int(target):
-            out = {k: v.clone() for k, v in current.items()}
+            idx = torch.from_numpy(hit)
+            for k, v in current.items():
+                out[k][idx] = v[idx]
+        else:
+            out = current
     return out
 
 
