@@ -214,6 +214,11 @@ def test_statenet_spectral_encoder_is_a_locally_connected_layer_over_frequency()
     # its output softplus (2 per neuron; strflow's readouts are linear)
     model = zoo.build("statenet", 34, 119, DT, dict(encoder="spectral", channels=7, kernel=7, stride=3, hidden=70))
     assert zoo.n_params(model) == 39_081 - 2 * 119
+    # hidden 0: deepSTRF's rule (GRU width = channels x positions), here on strflow's 32 NS1 bands
+    model = zoo.build("statenet", 32, 119, DT, dict(encoder="spectral", channels=7, kernel=7, stride=3, hidden=0))
+    h = 7 * ((32 - 7) // 3 + 1)
+    assert model.core.gru.hidden_size == h == 63
+    assert zoo.n_params(model) == (9 * 7 * 7 + h) + 2 * 7 + 3 * (2 * h * h + 2 * h) + (h * 119 + 119)
     with pytest.raises(ValueError, match="needs encoder: spectral"):
         zoo.build("statenet", 34, 3, DT, dict(stride=3))
 

@@ -31,7 +31,7 @@ earlier predictions.
   alone goes through a locally connected layer over *frequency* (``kernel`` bands,
   ``stride`` bands, ``channels`` per position, weights specific to each position),
   a layer norm over the channels and a sigmoid; the GRU sees the ``channels x F_down``
-  features of each bin.  deepSTRF's ``stride=3`` is this frequency stride: the front
+  features of each bin (``hidden: 0``: a GRU of that many units, deepSTRF's rule).  deepSTRF's ``stride=3`` is this frequency stride: the front
   end looks at one bin at a time, so the model is causal at the full bin rate with
   any stride (the GRU alone carries time).
 * ``adaptrans`` (any model, ``adaptrans: true``): a front end with two parameters per
@@ -218,6 +218,8 @@ class StateNet(nn.Module):
         elif encoder == "spectral":
             self.spectral = SpectralEncoder(n_bands, channels, kernel, stride)
             features = self.spectral.out_features
+            if hidden <= 0:  # deepSTRF's rule: the GRU as wide as the encoder's output
+                hidden = features
         else:
             raise ValueError(f"statenet: encoder must be 'temporal' or 'spectral', got {encoder!r}")
         self.gru = nn.GRU(features, hidden, batch_first=True)
