@@ -250,9 +250,9 @@ def test_device_resolution(monkeypatch):
 # * ``rec``: the shipped ``recovery`` dataset's generator settings (read from config.yaml), with
 #   100 instead of 200 stimuli for CI time (the full one: ~3 min to build, ~2.5 min to train
 #   linear; measured there: ridge 0.993, trained linear 0.990);
-# * ``twosub``: units that sum two rectified-squared subunits, an ON and an OFF one tuned apart
-#   in frequency (``nonlinearity: two_subunit``): NRF's hidden units can represent them, one
-#   filter followed by one sigmoid (LN) cannot.
+# * ``twosub``: tests/test_nn_workflow.py's dataset, units that sum two rectified-squared
+#   subunits tuned apart in frequency (``nonlinearity: two_subunit``): NRF's hidden units can
+#   represent them, one filter followed by one sigmoid (LN) cannot.
 TWOSUB = dict(seed=5, animals=["GreBlu1234M"], n_stims=60, stims_per_animal=60, units_per_animal=8, n_trials=20,
               coverage=1.0, nonlinearity="two_subunit", baseline_hz=[100, 200], gain=[1.0, 1.0], strf_ms=30,
               latency_ms=[5, 12], multi_fraction=0.0, noise_unit_fraction=0.0, tdt_unit_fraction=0.0, silent_units=0)
