@@ -12,9 +12,22 @@ DEFAULTS = {
     "nrf": dict(max_lag_ms=200.0, n_hidden=20),
     "dnet": dict(max_lag_ms=25.0, n_hidden=20, tau_ms=[5.0, 200.0]),
     "cnn2d": dict(kernel_f=6, kernel_t=15, channels=10, n_hidden=90),
-    "statenet": dict(channels=7, kernel=7, hidden=64),
+    # encoder temporal: causal conv over time (kernel in bins, stride 1); spectral: deepSTRF's
+    # per-bin locally connected layer over frequency (kernel and stride in bands)
+    "statenet": dict(channels=7, kernel=7, hidden=64, stride=1, encoder="temporal"),
 }
 ADAPT_DEFAULTS = dict(adaptrans=False, adapt_tau_ms=[10.0, 500.0])
+
+# Training settings an architecture gets unless the config (models.train or the zoo entry's
+# train:) sets them.  l2: the ridge-like penalty on the weight tensors (strflow.nn.trainer):
+# 0.1 brings linear within 0.003-0.013 test CCnorm of the ridge fit on the recovery settings;
+# 0.01 lets NRF's hidden units learn two-subunit units (0.71 -> 0.86 test CCnorm on
+# tests/test_nn_workflow.py's dataset, where LN reaches 0.72); untested elsewhere: 0.
+TRAIN_DEFAULTS = {
+    "linear": dict(l2=0.1),
+    "ln": dict(l2=0.1),
+    "nrf": dict(l2=0.01),
+}
 
 
 

@@ -24,9 +24,16 @@ earlier predictions.
   ``(kernel_f, kernel_t)`` convolution over (frequency, time), ``same`` padding in
   frequency and causal padding in time, ELU, a per-bin hidden layer of ``n_hidden``
   ELU units, a linear readout.
-* ``statenet``-- a causal 1D convolutional front end (``channels`` x ``kernel``),
-  ELU, a GRU of ``hidden`` units, a linear readout per neuron (deepSTRF's StateNet,
-  stride 1).
+* ``statenet``-- a front end, a GRU of ``hidden`` units, a linear readout per neuron.
+  ``encoder: temporal`` (the default): a causal 1D convolution over time
+  (``channels`` x ``kernel`` bins, bands as input channels), ELU.
+  ``encoder: spectral`` (deepSTRF's StateNet, Rancon et al. 2025): every bin's spectrum
+  alone goes through a locally connected layer over *frequency* (``kernel`` bands,
+  ``stride`` bands, ``channels`` per position, weights specific to each position),
+  a layer norm over the channels and a sigmoid; the GRU sees the ``channels x F_down``
+  features of each bin (``hidden: 0``: a GRU of that many units, deepSTRF's rule).  deepSTRF's ``stride=3`` is this frequency stride: the front
+  end looks at one bin at a time, so the model is causal at the full bin rate with
+  any stride (the GRU alone carries time).
 * ``adaptrans`` (any model, ``adaptrans: true``): a front end with two parameters per
   band, ``x'_f = x_f - w_f * EMA_{tau_f}(x_f)`` (a causal exponential moving average,
   ``tau_f`` learnable in ``adapt_tau_ms``), deepSTRF's AdapTrans idea (adaptation to
@@ -166,15 +173,63 @@ class CNN2D(nn.Module):
         return self.readout(z)
 
 
-class StateNet(nn.Module):
-    def __init__(self, n_bands: int, n_neurons: int, channels: int = 7, kernel: int = 7, hidden: int = 64) -> None:
+class SpectralEncoder(nn.Module):
+    """Per-bin locally connected layer over frequency: ``(B, F, T) -> (B, C * F_down, T)``.
+
+    Position ``p`` (bands ``p*stride .. p*stride + kernel - 1``) has its own ``(C, kernel)``
+    weights and ``C`` biases; then a layer norm over the ``C`` channels of each (position,
+    bin) and a sigmoid.  Nothing mixes bins, so it is causal by construction."""
+
+    def __init__(self, n_bands: int, channels: int, kernel: int, stride: int) -> None:
         super().__init__()
-        self.conv = nn.Conv1d(n_bands, channels, kernel)
-        self.gru = nn.GRU(channels, hidden, batch_first=True)
+        if kernel < 1 or stride < 1 or kernel > n_bands:
+            raise ValueError(f"statenet: need 1 <= kernel <= n_bands ({n_bands}) and stride >= 1, "
+                             f"got kernel {kernel}, stride {stride}")
+        self.kernel, self.stride = int(kernel), int(stride)
+        self.positions = (n_bands - self.kernel) // self.stride + 1
+        bound = 1.0 / math.sqrt(self.kernel)  # nn.Conv1d's default range (fan-in = kernel)
+        self.weight = nn.Parameter(torch.empty(self.positions, channels, self.kernel).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.empty(self.positions, channels).uniform_(-bound, bound))
+        self.norm = nn.LayerNorm(channels)
+
+    @property
+    def out_features(self) -> int:
+        return self.positions * self.weight.shape[1]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, _, t = x.shape
+        patches = x.unfold(1, self.kernel, self.stride)  # (B, P, T, K)
+        z = torch.einsum("bptk,pck->btpc", patches, self.weight) + self.bias  # (B, T, P, C)
+        z = torch.sigmoid(self.norm(z))  # normalised over the channels of one position and bin
+        return z.reshape(b, t, -1).transpose(1, 2)
+
+
+class StateNet(nn.Module):
+    def __init__(self, n_bands: int, n_neurons: int, channels: int = 7, kernel: int = 7, hidden: int = 64,
+                 stride: int = 1, encoder: str = "temporal") -> None:
+        super().__init__()
+        self.encoder = encoder
+        if encoder == "temporal":
+            if stride != 1:
+                raise ValueError(f"statenet: stride {stride} needs encoder: spectral (deepSTRF's stride is over "
+                                 "frequency); the temporal encoder has stride 1")
+            self.conv = nn.Conv1d(n_bands, channels, kernel)
+            features = channels
+        elif encoder == "spectral":
+            self.spectral = SpectralEncoder(n_bands, channels, kernel, stride)
+            features = self.spectral.out_features
+            if hidden <= 0:  # deepSTRF's rule: the GRU as wide as the encoder's output
+                hidden = features
+        else:
+            raise ValueError(f"statenet: encoder must be 'temporal' or 'spectral', got {encoder!r}")
+        self.gru = nn.GRU(features, hidden, batch_first=True)
         self.readout = nn.Linear(hidden, n_neurons)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        z = F.elu(causal_conv1d(x, self.conv.weight, self.conv.bias))
+        if self.encoder == "temporal":
+            z = F.elu(causal_conv1d(x, self.conv.weight, self.conv.bias))
+        else:
+            z = self.spectral(x)
         h, _ = self.gru(z.transpose(1, 2))
         return self.readout(h).transpose(1, 2)
 
@@ -203,7 +258,8 @@ def build(arch: str, n_bands: int, n_neurons: int, dt_ms: float, options: dict |
     elif arch == "cnn2d":
         core = CNN2D(n_bands, n_neurons, o["kernel_f"], o["kernel_t"], int(o["channels"]), int(o["n_hidden"]))
     else:
-        core = StateNet(n_bands, n_neurons, int(o["channels"]), int(o["kernel"]), int(o["hidden"]))
+        core = StateNet(n_bands, n_neurons, int(o["channels"]), int(o["kernel"]), int(o["hidden"]), int(o["stride"]),
+                        str(o["encoder"]))
     front = AdapTrans(n_bands, dt_ms, o["adapt_tau_ms"]) if o["adaptrans"] else None
     return Model(front, core)
 
