@@ -48,12 +48,13 @@ from _bench import snakemake  # noqa: E402
 
 
 def build_ns1(workdir: Path, threads: int) -> Path:
-    root = Path(os.environ.get("STRFLOW_REAL_DATA", "/work/shared/data")) / "ns1_harper2016"
+    root = Path(os.environ.get("STRFLOW_REAL_DATA", Path(__file__).resolve().parents[3] / "shared" / "data")) / "ns1_harper2016"
     if not (root / "MetadataSHEnCneurons.mat").is_file():
         sys.exit(f"NS1 files not found under {root}; set STRFLOW_REAL_DATA")
     cfg = workdir / "ns1bench.yaml"
     cfg.write_text(yaml.safe_dump({"targets": [], "datasets": {"ns1bench": dict(
-        format="ns1", source="local", path=str(root), processing=dict(dt_ms=5))}}))
+        format="ns1", source="local", path=str(root),
+        processing=dict(dt_ms=5, spectrogram=dict(kind="cochleagram")))}}))  # the published representation
     out = workdir / "results" / "ns1bench"
     if not (out / "responses" / "all.h5").is_file():
         t = snakemake(workdir, cfg, threads, ["results/ns1bench/tables/coverage.parquet", "results/ns1bench/spectrograms.h5",
