@@ -144,12 +144,12 @@ def test_trained_linear_is_close_to_the_ridge_fit_and_nrf_beats_linear_and_ln(ru
     lin, ln, nrf = (_metrics(run, m).ccnorm.mean() for m in ("linear", "ln", "nrf"))
     print(f"test CCnorm: ridge linear {ridge_lin:.3f}, ridge LN {ridge[ridge.model == 'ln'].ccnorm.mean():.3f}; "
           f"trained linear {lin:.3f}, ln {ln:.3f}, nrf {nrf:.3f}")
-    # measured gap 0.03 (the trainer also holds out validation stimuli the ridge trains on):
-    # not yet the issue's 0.02 aim
-    assert abs(lin - ridge_lin) < 0.04
+    # measured 2026-11-30: ridge linear 0.647, trained linear 0.632, LN 0.725, NRF 0.861 (the refit on
+    # training + validation clips and the l2 penalty close the gap to the ridge closed form)
+    assert abs(lin - ridge_lin) <= 0.02
     assert ln > lin + 0.05  # the trained sigmoid captures the units' threshold
-    assert nrf > lin + 0.05  # hidden units capture what a linear filter cannot
-    assert nrf > ln - 0.03  # ... and match LN (beating it clearly is the issue's aim, not reached yet)
+    assert nrf >= ln + 0.05  # two subunits tuned apart: NRF's hidden units express them, one filter + sigmoid cannot
+    assert nrf >= lin + 0.1
 
 
 def test_killed_job_resumes_from_its_checkpoint(run):

@@ -19,7 +19,7 @@ import torch
 from strflow.metrics import ccnorm_across_stimuli
 from strflow.nn import zoo
 from strflow.nn.data import ClipData, from_dataset
-from strflow.nn.trainer import TrainResult, TrainSettings, train
+from strflow.nn.trainer import TrainResult, TrainSettings, train, with_arch_defaults
 from strflow.store.fits import read_fits
 from strflow.store.models import read_model_config, read_state_dict, write_model_folder
 from strflow.strf import OutputNonlinearity, Standardisation, predict_segments, strf_to_weights
@@ -180,8 +180,10 @@ def fit_data(data: ClipData, model: str = "nrf", arch: str | None = None, option
     st = settings if isinstance(settings, TrainSettings) else TrainSettings.from_config(settings)
     kw = {} if progress == "default" else dict(progress=progress)
     res = train(arch, options, data, st, checkpoint=checkpoint, stop_after=stop_after, name=model, **kw)
-    info = dict(split=dict(zip(data.stim_ids, data.roles)), split_info=data.split_info, train=asdict(st),
-                best_epoch=res.best_epoch, epochs=res.epochs, stopped=res.stopped, resumed_from=res.resumed_from,
+    info = dict(split=dict(zip(data.stim_ids, data.roles)), split_info=data.split_info,
+                train=asdict(with_arch_defaults(arch, st)),  # the settings used, per-architecture defaults filled in
+                best_epoch=res.best_epoch, epochs=res.epochs, refit_epochs=res.refit_epochs, stopped=res.stopped,
+                resumed_from=res.resumed_from,
                 freqs_hz=None if data.freqs_hz is None else data.freqs_hz.tolist())
     em = EncodingModel(model, arch, zoo.resolve(arch, options), res.model, data.standardisation, data.cell_ids,
                        data.dt_ms, info)

@@ -54,7 +54,6 @@ import hashlib
 import json
 import logging
 import math
-import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -66,6 +65,7 @@ import torch
 from strflow.metrics import ccnorm_across_stimuli
 from strflow.nn import zoo
 from strflow.nn.data import ClipData
+from strflow.store.atomic import atomic_path
 
 log = logging.getLogger("strflow.nn")
 
@@ -183,9 +183,8 @@ def fingerprint(arch: str, options: dict, settings: TrainSettings, data: ClipDat
 
 
 def _atomic_save(obj, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
 
 
 def _stderr_progress(line: str) -> None:
