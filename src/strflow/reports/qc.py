@@ -289,8 +289,7 @@ def _population_axes(ds: NeuralDataset, s: int, rows: np.ndarray, title: str):
     spec_im = show_spectrogram(axes[0], spec, ds.freqs_hz, compression_of(ds.spectrogram_params),
                                (start, end), colorbar=False)
     axes[0].set_title(title, fontsize=10)
-    cmap = plt.get_cmap("viridis").copy()
-    cmap.set_bad(GREY)
+    cmap = plt.get_cmap("viridis").with_extremes(bad=GREY)
     im = axes[1].imshow(np.ma.masked_invalid(rows), origin="lower", aspect="auto", cmap=cmap,
                         extent=_extent(ds, t, rows.shape[0]), interpolation="nearest", vmin=0, vmax=1)
     axes[1].set_xlabel("time (s)")
