@@ -307,3 +307,17 @@ def test_trained_linear_reaches_the_ridge_fit_on_the_recovery_settings(ridge_bui
     trained = float(np.mean([ours[c] for c in ridge.index]))
     print(f"test CCnorm, mean over {len(ridge)} units: ridge {ridge.mean():.4f}, trained linear {trained:.4f}")
     assert abs(trained - ridge.mean()) <= 0.02
+
+
+def test_val_score_ccnorm_restores_the_epoch_of_best_validation_ccnorm():
+    # one neuron: the log's val_ccnorm (a median over neurons) is that neuron's CCnorm, so the
+    # restored epoch must be the log's first maximum
+    data = _clips(n_neurons=1, seed=3)
+    em = fit_data(data, "nrf", options=dict(max_lag_ms=25, n_hidden=4),
+                  settings=dict(epochs=15, patience=0, lr=0.02, val_score="ccnorm", refit=False), progress=None)
+    scores = np.array([r["val_ccnorm"] for r in em.training_log])
+    assert np.isfinite(scores).all() and len(scores) == 15
+    assert em.info["best_epoch"] == int(np.argmax(scores)) + 1
+    assert em.info["train"]["val_score"] == "ccnorm" and em.info["refit_epochs"] == 0
+    with pytest.raises(ValueError, match="val_score 'r2'"):
+        fit_data(data, "nrf", settings=dict(epochs=1, val_score="r2"), progress=None)

@@ -127,7 +127,8 @@ def test_shipped_config_protocols_and_figure(tmp_path):
     assert sorted(rahman["split"]["train"] + rahman["split"]["test"]) == list(range(20)) and "val" not in rahman["split"]
     assert statenet["dataset"] == "ns1_all" and not cfg["datasets"]["ns1_all"].get("neuron_filter")
     assert statenet["split"] == {"train": list(range(14)), "val": [14, 15, 16], "test": [17, 18, 19]}
-    assert statenet["train"] == {"epochs": 80, "patience": 15, "lr": 0.001, "weight_decay": 0.0, "batch_clips": 1}
+    assert statenet["train"] == {"epochs": 80, "patience": 15, "lr": 0.001, "weight_decay": 0.0, "batch_clips": 1,
+                                 "refit": False, "val_score": "ccnorm"}  # the reference: no refit, patience on CCnorm
     fig = resolve_settings("ns1", cfg["datasets"]["ns1"]["figures"]["model_comparison"], m)
     assert fig["protocols"] == ["rahman", "statenet"] and fig["seeds"] == 3
     # every zoo architecture, with and without the AdapTrans front end

@@ -18,6 +18,9 @@
   ridge picks each neuron's own penalty (``best_epoch`` is then the last epoch any neuron
   improved; patience counts epochs in which no neuron improved).  Where no
   neuron has a defined validation correlation, the validation loss decides.
+  ``val_score: ccnorm`` scores the mean validation CCnorm instead (deepSTRF's reference
+  criterion, used by the NS1 ``statenet`` protocol); per-neuron models rank each neuron's
+  epochs by its CCabs either way (the same order).
 * **Penalties.**  ``l2`` adds ``l2 * sum(w**2)`` over the weight tensors (2-D and up:
   not the biases, nor the LN sigmoid's numbers) to the loss, the ridge's penalty on a
   per-bin mean loss with unit-variance inputs (the ridge's chosen penalty divided by its
@@ -87,6 +90,11 @@ class TrainSettings:
     checkpoint_every: int = 1
     restore_best: bool = True  # False: keep the last epoch's parameters
     refit: bool = True  # retrain on training + validation clips up to the best epoch (needs restore_best)
+    val_score: str = "cc"  # early stopping on the mean validation "cc" (CCabs) or "ccnorm" (CCabs / CCmax)
+
+    def __post_init__(self) -> None:
+        if self.val_score not in ("cc", "ccnorm"):
+            raise ValueError(f"val_score {self.val_score!r}: use 'cc' or 'ccnorm'")
 
     @classmethod
     def from_config(cls, cfg: dict | None) -> "TrainSettings":
@@ -318,7 +326,11 @@ def train(arch: str, options: dict | None, data: ClipData, settings: TrainSettin
             use_cc = bool(cc_ok.any())
             # the score is the mean validation correlation (CCabs): dividing by CCmax first would
             # let a neuron with a tiny, noisy CCmax dominate the mean (NS1 has such neurons)
-            score = float(cc[cc_ok].mean()) if use_cc else -val_loss
+            # (val_score ccnorm: the mean over neurons with a CCnorm, deepSTRF's reference criterion)
+            if settings.val_score == "ccnorm" and ccn_ok.any():
+                score = float(ccn[ccn_ok].mean())
+            else:
+                score = float(cc[cc_ok].mean()) if use_cc else -val_loss
             state["epoch"] += 1
             if not math.isfinite(score):
                 score = -math.inf
