@@ -35,9 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 
-from strflow.store.tables import AA4_NEURONS_SCHEMA as NEURONS_SCHEMA, STIMS_SCHEMA
+from strflow.store.tables import AA4_NEURONS_SCHEMA as NEURONS_SCHEMA
 from strflow.io.readers.shard import Shard, SkipLog, TrialsBuilder, check_trials
 from strflow.processing.spectrogram import wav_info
 
@@ -189,13 +188,7 @@ def read_animal(raw_root: str | Path, animal: str, options: AA4Settings = AA4Set
         if unit.neuron is not None:
             neurons.append(unit.neuron)
     stim_rows = sorted(stims.values(), key=lambda r: r["stim_number"])
-    return Shard(
-        name=animal,
-        trials=trials.table(),
-        neurons=pa.Table.from_pylist(neurons, schema=NEURONS_SCHEMA),
-        stims=pa.Table.from_pylist(stim_rows, schema=STIMS_SCHEMA),
-        skipped=skips.table(),
-    )
+    return Shard.assemble(animal, trials, neurons, NEURONS_SCHEMA, stim_rows, skips)
 
 
 def _read_unit(path: Path, rel: str, raw_root: Path, animal: str, options: AA4Settings,

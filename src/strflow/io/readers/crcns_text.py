@@ -45,9 +45,8 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import pyarrow as pa
 
-from strflow.store.tables import TEXT_NEURONS_SCHEMA as NEURONS_SCHEMA, STIMS_SCHEMA
+from strflow.store.tables import TEXT_NEURONS_SCHEMA as NEURONS_SCHEMA
 from strflow.io.readers.shard import Shard, SkipLog, TrialsBuilder, check_trials
 from strflow.processing.spectrogram import wav_info
 
@@ -287,13 +286,7 @@ def read_cells(
             neurons.append(cell.row)
         else:
             skips.add("unit", cell.rel, NO_TRIALS_UNIT_REASON, cell.cell_id)
-    return Shard(
-        name=SHARD,
-        trials=trials.table(),
-        neurons=pa.Table.from_pylist(neurons, schema=NEURONS_SCHEMA),
-        stims=pa.Table.from_pylist(list(stims.values()), schema=STIMS_SCHEMA),
-        skipped=skips.table(),
-    )
+    return Shard.assemble(SHARD, trials, neurons, NEURONS_SCHEMA, list(stims.values()), skips)
 
 
 def _add_file_trials(trials: TrialsBuilder, cell_id: str, stim_id: str, trials_ms: list[np.ndarray]) -> None:

@@ -52,9 +52,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 
-from strflow.store.tables import NS1_NEURONS_SCHEMA as NEURONS_SCHEMA, STIMS_SCHEMA
+from strflow.store.tables import NS1_NEURONS_SCHEMA as NEURONS_SCHEMA
 from strflow.io.readers.shard import Shard, SkipLog, TrialsBuilder, check_trials
 from strflow.processing.spectrogram import wav_info
 
@@ -191,13 +190,7 @@ def read_ns1(raw_root: str | Path, options: NS1Settings = NS1Settings()) -> Shar
                 electrode_number=unit["electrode_number"],
             )
         )
-    return Shard(
-        name=SHARD,
-        trials=trials.table(),
-        neurons=pa.Table.from_pylist(neurons, schema=NEURONS_SCHEMA),
-        stims=pa.Table.from_pylist(stims, schema=STIMS_SCHEMA),
-        skipped=skips.table(),
-    )
+    return Shard.assemble(SHARD, trials, neurons, NEURONS_SCHEMA, stims, skips)
 
 
 def read_metadata(meta_path: str | Path) -> list[dict]:

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from strflow.store.tables import SHARD_FILES, SKIPPED_SCHEMA, TRIALS_SCHEMA, write_parquet
+from strflow.store.tables import SHARD_FILES, SKIPPED_SCHEMA, STIMS_SCHEMA, TRIALS_SCHEMA, write_parquet
 
 
 # Spike times are relative to stimulus onset.  Recordings keep some spontaneous activity
@@ -122,6 +122,13 @@ class Shard:
     neurons: pa.Table
     stims: pa.Table
     skipped: pa.Table
+
+    @classmethod
+    def assemble(cls, name: str, trials, neuron_rows: list[dict], neurons_schema: pa.Schema, stim_rows: list[dict],
+                 skips) -> "Shard":
+        """A reader's shard from its builders (``trials``, ``skips``: ``.table()``) and row lists."""
+        return cls(name=name, trials=trials.table(), neurons=pa.Table.from_pylist(neuron_rows, schema=neurons_schema),
+                   stims=pa.Table.from_pylist(stim_rows, schema=STIMS_SCHEMA), skipped=skips.table())
 
     def write(self, paths: dict[str, str | Path]) -> None:
         """Write each table to ``paths[name]`` (keys: trials, neurons, stims, skipped)."""
