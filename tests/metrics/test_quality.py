@@ -1,4 +1,4 @@
-"""The noise-ceiling tables (src/strflow/quality.py) on hand-built count blocks whose
+"""The noise-ceiling tables (src/strflow/metrics/quality.py) on hand-built count blocks whose
 signal and noise are known exactly.
 
 Every trial is ``base + a*s + e_n``: ``s`` the signal, ``e_n`` noise patterns that sum to

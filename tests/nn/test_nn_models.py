@@ -321,3 +321,12 @@ def test_val_score_ccnorm_restores_the_epoch_of_best_validation_ccnorm():
     assert em.info["train"]["val_score"] == "ccnorm" and em.info["refit_epochs"] == 0
     with pytest.raises(ValueError, match="val_score 'r2'"):
         fit_data(data, "nrf", settings=dict(epochs=1, val_score="r2"), progress=None)
+
+
+def test_only_per_neuron_architectures_keep_each_neurons_best_epoch():
+    # a shared network whose hidden layer happens to have as many units as there are neurons
+    # (or a front end with one parameter per band = per neuron) is NOT a per-neuron model
+    assert zoo.build("linear", 8, 20, DT).per_neuron and zoo.build("ln", 8, 20, DT).per_neuron
+    assert not zoo.build("nrf", 8, 20, DT, {"n_hidden": 20}).per_neuron
+    assert not zoo.build("dnet", 8, 20, DT, {"n_hidden": 20}).per_neuron
+    assert not zoo.build("linear", 8, 8, DT, {"adaptrans": True}).per_neuron

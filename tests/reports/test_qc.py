@@ -1,4 +1,4 @@
-"""The QC report (src/strflow/qc.py) page by page on the hand-built dataset folder of
+"""The QC report (src/strflow/reports/qc.py) page by page on the hand-built dataset folder of
 tests/helpers/results.py (2 birds, 4 neurons, 3 stimuli, 7 heard pairs): each figure
 function runs and shows what the hand-built tables say, every page is byte-identical
 across two independent builds, and the PDF has the five documented pages."""

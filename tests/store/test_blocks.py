@@ -1,4 +1,4 @@
-"""The ragged response-block files (src/strflow/store.py; layout in
+"""The ragged response-block files (src/strflow/store/blocks.py; layout in
 workflow/schemas/outputs.md, "binned/<shard>.h5 and responses/<shard>.h5"): written
 piecewise and read back, the on-disk layout as documented (read with h5py), atomic
 writes, and the dataset API's NaN sentinel for pairs absent from the blocks."""
@@ -139,3 +139,11 @@ def test_dataset_api_reads_the_blocks_and_gives_nan_sentinels(tiny_results, smoo
                 n_unheard += 1
                 assert tuple(got.shape) == (1, 1) and torch.isnan(got).all()
     assert n_unheard == 12 - len(HEARD) == 5
+
+
+def test_a_failure_while_opening_leaves_no_file_behind(tmp_path):
+    index, data = index_of(BLOCKS)
+    with pytest.raises(TypeError):
+        with BlockWriter(tmp_path / "b.h5", index, data.size, np.uint16, {"bad": object()}):
+            pass  # never reached: the attribute cannot be stored
+    assert list(tmp_path.iterdir()) == []

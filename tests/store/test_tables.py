@@ -1,5 +1,4 @@
-"""The Parquet tables (schemas in src/strflow/tables.py, readers/shard.py, readers/aa4.py,
-quality.py): every schema against its documentation in workflow/schemas/outputs.md
+"""The Parquet tables (every schema in src/strflow/store/tables.py): every schema against its documentation in workflow/schemas/outputs.md
 (parsed here, column names and types), every table written with ``write_parquet`` and
 read back unchanged, and the stimulus table built from two hand-made shard registries."""
 

@@ -134,7 +134,7 @@ def demo_output(root, cmd):
 
 def planned_training(root, cmd):
     """Training every model on the demo takes minutes: the command is planned (-n) as
-    written; tests/test_nn_workflow.py runs the model rules end to end."""
+    written; tests/nn/test_nn_workflow.py runs the model rules end to end."""
     argv = shlex.split(cmd, comments=True)
     text = ok(sh(root, shlex.join(argv + ["-n"])))
     assert "model_fit" in text
@@ -143,7 +143,7 @@ def planned_training(root, cmd):
 def planned_comparison(root, cmd):
     """The NS1 comparison needs the release (downloaded, or a local copy) and hours of
     training: the command is planned (-n, no network) as written; the reduced end-to-end
-    run on the real files is tests/test_model_comparison_realdata.py."""
+    run on the real files is tests/workflow/test_model_comparison_realdata.py."""
     argv = shlex.split(cmd, comments=True)
     text = ok(sh(root, shlex.join(argv + ["-n"])))
     assert "model_fit_protocol" in text and "model_comparison" in text and "download_osf_file" in text

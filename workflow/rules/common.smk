@@ -398,6 +398,20 @@ def comparison_settings(wildcards):
     )
 
 
+def comparison_criterion(wildcards):
+    """How each protocol of the figure selects its neurons: its dataset's filter, then its own."""
+    settings = comparison_settings(wildcards)
+    lines = []
+    for name in settings["protocols"]:
+        prot = MODELS[wildcards.ds]["protocols"][name]
+        own = config["datasets"][prot["dataset"]].get("neuron_filter")
+        text = f"{name}: {prot['dataset']} ({own or 'all neurons'})"
+        if prot["neuron_filter"]:
+            text += f", then {prot['neuron_filter']}"
+        lines.append(text)
+    return "; ".join(lines)
+
+
 def comparison_files(name):
     """Every (protocol, model, seed) file `name` of the figure."""
 

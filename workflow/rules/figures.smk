@@ -43,9 +43,7 @@ rule model_comparison:
             p: MODELS[wildcards.ds]["protocols"][p]
             for p in comparison_settings(wildcards)["protocols"]
         },
-        criterion=lambda wildcards: str(
-            config["datasets"][wildcards.ds].get("neuron_filter")
-            or "none (all neurons)"
-        ),
+        criterion=comparison_criterion,
+        format=dataset_format,
     script:
         "../scripts/model_comparison.py"

@@ -21,6 +21,7 @@ def main(smk):
         smk.output.table,
         smk.output.pdf,
         list(smk.output.pages),
+        fmt=smk.params.format,
     )
 
 

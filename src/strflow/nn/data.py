@@ -14,7 +14,7 @@ A :class:`ClipData` holds every clip of the selection padded to the longest one:
 * ``blocks[s][n]``: the ``(R, T_s)`` trials of a heard pair (None otherwise), for the
   metrics (:func:`strflow.metrics.ccnorm_across_stimuli`, the ridge fits' code);
 * ``roles[s]``: ``train``, ``val`` or ``test``.  ``test`` is the ridge fits' split
-  (:func:`strflow.models.make_split`; NS1: the published split); ``val`` is a
+  (:func:`strflow.strf.split.make_split`; NS1: the published split); ``val`` is a
   deterministic subset of the training stimuli (the same function, ``val_fraction``
   per stimulus type, seeded by the split seed) used for early stopping.
 """

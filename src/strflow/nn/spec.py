@@ -22,7 +22,7 @@ ADAPT_DEFAULTS = dict(adaptrans=False, adapt_tau_ms=[10.0, 500.0])
 # train:) sets them.  l2: the ridge-like penalty on the weight tensors (strflow.nn.trainer):
 # 0.1 brings linear within 0.003-0.013 test CCnorm of the ridge fit on the recovery settings;
 # 0.01 lets NRF's hidden units learn two-subunit units (0.71 -> 0.86 test CCnorm on
-# tests/test_nn_workflow.py's dataset, where LN reaches 0.72); untested elsewhere: 0.
+# tests/nn/test_nn_workflow.py's dataset, where LN reaches 0.72); untested elsewhere: 0.
 TRAIN_DEFAULTS = {
     "linear": dict(l2=0.1),
     "ln": dict(l2=0.1),

@@ -304,7 +304,7 @@ def train(arch: str, options: dict | None, data: ClipData, settings: TrainSettin
                 log.warning("%s: checkpoint %s belongs to other data or settings; starting afresh", name or arch, ckpt)
         n_train = len(train_idx)
         # every parameter indexed by neuron first: each neuron's parameters are its own
-        separable = all(p.ndim >= 1 and p.shape[0] == data.n_neurons for p in model.parameters()) and data.n_neurons > 1
+        separable = model.per_neuron and data.n_neurons > 1  # declared by the architecture, not guessed from shapes
         bs = n_train if settings.batch_clips <= 0 else min(settings.batch_clips, n_train)
         stopped = "max_epochs"
         while state["epoch"] < settings.epochs:

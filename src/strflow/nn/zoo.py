@@ -90,6 +90,8 @@ LN_LR_SCALE = 10.0  # learning-rate multiplier of the LN sigmoid's parameters
 
 
 class Linear(nn.Module):
+    per_neuron = True  # every parameter belongs to one neuron (row n of each tensor)
+
     def __init__(self, n_bands: int, n_neurons: int, n_lags: int) -> None:
         super().__init__()
         # zero start: the fit is the convex least-squares problem the ridge solves in
@@ -244,6 +246,12 @@ class Model(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.core(self.front(x) if self.front is not None else x)
+
+    @property
+    def per_neuron(self) -> bool:
+        """True when every parameter belongs to one neuron (``linear``, ``ln`` without a
+        shared front end): the trainer then keeps each neuron's own best epoch."""
+        return self.front is None and getattr(self.core, "per_neuron", False)
 
 
 def build(arch: str, n_bands: int, n_neurons: int, dt_ms: float, options: dict | None = None) -> Model:

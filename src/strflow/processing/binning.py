@@ -137,7 +137,7 @@ def bin_pairs(*args, **kwargs) -> PairBlocks:
     """Bin a shard's trials into ordered (stim, neuron) blocks of counts, in memory.
 
     Same arguments as :func:`plan_pairs`; the workflow streams instead
-    (:func:`strflow.steps.bin_shard`), so that memory stays bounded.
+    (:func:`strflow.steps.responses.bin_shard`), so that memory stays bounded.
     """
     plan = plan_pairs(*args, **kwargs)
     counts = plan.count(0, plan.n_bins.shape[0]) if plan.n_bins.shape[0] else np.zeros(0, np.int32)

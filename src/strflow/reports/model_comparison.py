@@ -24,6 +24,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from strflow.reports.strf_report import pick_examples
 from strflow.store.fits import read_fits
 from strflow.store.models import read_predictions, read_training_log
 
@@ -153,7 +154,8 @@ def _plt():
     return plt
 
 
-def page_ccnorm(table: pd.DataFrame, models: list, protocols: list, ds_name: str):
+def page_ccnorm(table: pd.DataFrame, models: list, protocols: list, ds_name: str, published: list = ()):
+    """``published``: reference values drawn as stars (:data:`PUBLISHED` for NS1)."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=PAGE)
     width = 0.8 / max(len(protocols), 1)
@@ -169,7 +171,7 @@ def page_ccnorm(table: pd.DataFrame, models: list, protocols: list, ds_name: str
             if np.isfinite(v):
                 ax.text(xi, v + 0.03, f"{v:.2f}", ha="center", fontsize=6, rotation=90)
     lines = []
-    for i, ref in enumerate(PUBLISHED):
+    for i, ref in enumerate(published):
         if ref["model"] not in models:
             continue
         j = models.index(ref["model"])
@@ -226,7 +228,7 @@ def page_vs_ln(pn: pd.DataFrame, models: list, protocols: list, ds_name: str):
     return fig
 
 
-def page_noise_ratio(neuron_sets: dict, all_neurons: pd.DataFrame, criterion: str, ds_name: str):
+def page_noise_ratio(neuron_sets: dict, all_neurons: pd.DataFrame, criterion: str, ds_name: str, ns1: bool = False):
     """``neuron_sets``: protocol -> cell ids; ``all_neurons``: the widest neurons table."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=PAGE)
@@ -242,9 +244,10 @@ def page_noise_ratio(neuron_sets: dict, all_neurons: pd.DataFrame, criterion: st
     for k, (prot, cells) in enumerate(neuron_sets.items()):
         v = nr.reindex(list(cells)).dropna()
         ax.hist(v, bins=bins, histtype="step", lw=1.5, color=colors(k), label=f"{prot}: {v.size} neurons")
-    ax.axvline(40, color="k", ls=":", lw=1)
-    ax.text(40, ax.get_ylim()[1] * 0.95, "noise ratio 40 (README_NS1's threshold;\nnot what selects the 73 units) ",
-            fontsize=7, va="top", ha="right")
+    if ns1:
+        ax.axvline(40, color="k", ls=":", lw=1)
+        ax.text(40, ax.get_ylim()[1] * 0.95, "noise ratio 40 (README_NS1's threshold;\nnot what selects the 73 units) ",
+                fontsize=7, va="top", ha="right")
     ax.set_xscale("log")
     ax.set_xlabel("noise ratio (Sahani & Linden; NS1 metadata NoiseRatio)")
     ax.set_ylabel("neurons")
@@ -253,15 +256,6 @@ def page_noise_ratio(neuron_sets: dict, all_neurons: pd.DataFrame, criterion: st
     fig.text(0.01, 0.01, "Selection criterion: " + criterion, fontsize=8)
     fig.subplots_adjust(bottom=0.15)
     return fig
-
-
-def pick_examples(ridge_rows: pd.DataFrame) -> list[tuple[str, str]]:
-    """Best and median neuron by the ridge linear fit's test CCnorm (finite values)."""
-    lin = ridge_rows[ridge_rows.model == "linear"].dropna(subset=["ccnorm"]).sort_values(["ccnorm", "cell_id"])
-    if lin.empty:
-        return []
-    cells = lin.cell_id.tolist()
-    return [("best", cells[-1]), ("median", cells[(len(cells) - 1) // 2])]
 
 
 def page_strfs(fits_path, picks, ridge_rows: pd.DataFrame, ds_name: str):
@@ -326,8 +320,9 @@ def page_predictions(ds, fits_path, picks, preds: dict, ds_name: str):
 
 def write_figure(ds_name: str, settings: dict, protocols: dict, metrics_paths: list, log_paths: list,
                  predictions: dict, neurons_tables: list, ridge_fits, ridge_metrics, dataset_dir, criterion: str,
-                 out_table, pdf, pngs) -> pd.DataFrame:
+                 out_table, pdf, pngs, fmt: str | None = None) -> pd.DataFrame:
     """Build the table and the five pages.  ``protocols``: name -> resolved protocol;
+    ``fmt``: the dataset's format (``ns1``: the published NS1 values and threshold are drawn);
     ``predictions``: model -> seed-0 predictions.h5 of the first protocol (its dataset
     must be ``dataset_dir``'s neurons for the prediction page)."""
     import pyarrow.parquet as pq
@@ -348,15 +343,16 @@ def write_figure(ds_name: str, settings: dict, protocols: dict, metrics_paths: l
     tables = [pq.read_table(p).to_pandas() for p in neurons_tables]
     widest = max(tables, key=len)
     ridge_rows = pq.read_table(ridge_metrics).to_pandas()
-    picks = pick_examples(ridge_rows)
+    picks, _ = pick_examples(ridge_rows.to_dict("records"))  # the STRF report's choice (reliable ceilings)
     pn = per_neuron(metrics)
     ds = NeuralDataset(dataset_dir)
     first = table[table.protocol == settings["protocols"][0]].sort_values(["ccnorm_mean", "model"], ascending=False)
     best = first.model.tolist()[:3]  # the three best models of the first protocol on the prediction page
     figs = [
-        page_ccnorm(table, settings["models"], settings["protocols"], ds_name),
+        page_ccnorm(table, settings["models"], settings["protocols"], ds_name, PUBLISHED if fmt == "ns1" else []),
         page_vs_ln(pn, settings["models"], settings["protocols"], ds_name),
-        page_noise_ratio({p: record[p]["neuron_set"] for p in settings["protocols"]}, widest, criterion, ds_name),
+        page_noise_ratio({p: record[p]["neuron_set"] for p in settings["protocols"]}, widest, criterion, ds_name,
+                         ns1=fmt == "ns1"),
         page_strfs(ridge_fits, picks, ridge_rows, ds_name),
         page_predictions(ds, ridge_fits, picks, {f"{m} (trained)": predictions[m] for m in best if m in predictions},
                          ds_name),

@@ -74,5 +74,5 @@ def spectrograms(stims_path, raw_dir, dt_ms: float, params: dict, out) -> None:
                 raise ValueError(f"{row['wav']}: band centres differ from the first stimulus' (different sample rate?)")
             yield row["stim_id"], spec, freqs_s
 
-    write_spectrograms(out, computed(), dt_ms, sp.as_dict())
-    log.info("%d spectrograms written to %s", len(stims), out)
+    n = write_spectrograms(out, computed(), dt_ms, sp.as_dict())
+    log.info("%d spectrograms written to %s (%d rows in the stimulus table)", n, out, len(stims))

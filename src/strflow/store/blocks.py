@@ -63,9 +63,14 @@ class BlockWriter:
         self.index, self.total, self.dtype, self.attrs = index, int(total), np.dtype(dtype), attrs
 
     def __enter__(self) -> "BlockWriter":
-        self._stack = ExitStack()
-        tmp = self._stack.enter_context(atomic_path(self.path))
-        self.file = self._stack.enter_context(h5py.File(tmp, "w"))
+        with ExitStack() as stack:  # an error while setting up closes the file and removes the temporary
+            tmp = stack.enter_context(atomic_path(self.path))
+            self.file = stack.enter_context(h5py.File(tmp, "w"))
+            self._create()
+            self._stack = stack.pop_all()
+        return self
+
+    def _create(self) -> None:
         chunk = (min(max(self.total, 1), 1 << 18),)
         self.data = self.file.create_dataset(
             "data", shape=(self.total,), dtype=self.dtype, chunks=chunk, compression="gzip", compression_opts=1, shuffle=True
@@ -79,7 +84,6 @@ class BlockWriter:
         self.file.attrs["format_version"] = FORMAT_VERSION
         for key, value in self.attrs.items():
             self.file.attrs[key] = json.dumps(value) if isinstance(value, (dict, list, tuple)) or value is None else value
-        return self
 
     def write(self, start: int, values: np.ndarray) -> None:
         if values.size:
