@@ -24,3 +24,23 @@ def test_pre_stimulus_window_is_off_by_default_and_whole_bins():
         dataset_settings(cfg, "demo")
     with pytest.raises(ValueError):
         pre_stim_bins(-5, 5)
+
+
+@pytest.mark.parametrize("where", ["models", "zoo", "protocol"])
+def test_a_misspelled_training_setting_is_refused_wherever_it_is_written(tmp_path, where):
+    import jsonschema
+
+    from strflow.config import load_config
+
+    shipped = load_config(REPO / "config.yaml")  # valid as shipped
+    cfg = copy.deepcopy(shipped)
+    bad = {"epocs": 10}
+    if where == "models":
+        cfg["models"]["train"] = bad
+    elif where == "zoo":
+        cfg["models"]["zoo"]["nrf"]["train"] = bad
+    else:
+        cfg["datasets"]["ns1"]["models"]["protocols"]["statenet"]["train"] = bad
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    with pytest.raises(jsonschema.ValidationError, match="epocs"):
+        load_config(tmp_path / "c.yaml")
