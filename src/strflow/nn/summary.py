@@ -24,7 +24,7 @@ PAGE = (11.0, 8.5)
 
 def _read_log(path) -> dict[str, np.ndarray]:
     rows = read_training_log(path)
-    return {k: np.array([float(r[k]) for r in rows]) for k in (rows[0] if rows else {})}
+    return {k: np.array([r[k] for r in rows], dtype=float) for k in (rows[0] if rows else {})}
 
 
 def write_summary(ds_name: str, models: list[str], metrics_paths: list, log_paths: dict, strf_metrics, pdf, pngs) -> None:

@@ -285,7 +285,6 @@ def train(arch: str, options: dict | None, data: ClipData, settings: TrainSettin
         x, y, mask = data.x.to(device), data.y.to(device), data.mask.to(device)
         xv, yv, mv = x[val_idx], y[val_idx], mask[val_idx]
         ccmax = validation_ccmax(data)
-        use_cc = True
         state = dict(epoch=0, best_score=-math.inf, best_epoch=0, best_state=None, bad=0, log=[])
         resumed_from = 0
         ckpt = Path(checkpoint) if checkpoint else None
@@ -372,8 +371,6 @@ def train(arch: str, options: dict | None, data: ClipData, settings: TrainSettin
                                   generator=gen.get_state(), state=state), ckpt)
             if stop_after is not None and state["epoch"] == stop_after:
                 raise TrainingInterrupted(f"stopped after epoch {stop_after} (test hook)")
-        else:
-            stopped = "max_epochs"
         if stopped != "early_stopping" and settings.patience > 0 and state["bad"] >= settings.patience:
             stopped = "early_stopping"
         refit_epochs = 0
