@@ -18,7 +18,9 @@ VARIANTS = [(a, {}) for a in zoo.ARCHITECTURES] + [("nrf", {"adaptrans": True}),
                                                    # deepSTRF's StateNet front end, strided over frequency
                                                    ("statenet", {"encoder": "spectral", "kernel": 2, "stride": 3}),
                                                    ("statenet", {"encoder": "spectral", "kernel": 3, "stride": 2,
-                                                                 "adaptrans": True})]
+                                                                 "adaptrans": True}),
+                                                   ("dnet", {"adaptrans": True, "output": "softplus"}),
+                                                   ("statenet", {"encoder": "spectral", "output": "softplus"})]
 
 
 def _clips(n_stims=10, n_neurons=4, n_bands=8, n_lags=6, seed=0, heard=None, roles=None):
@@ -210,8 +212,11 @@ def test_statenet_spectral_encoder_is_a_locally_connected_layer_over_frequency()
         z = (z - z.mean(axis=1, keepdims=True)) / np.sqrt(z.var(axis=1, keepdims=True) + 1e-5)
         want = 1 / (1 + np.exp(-(g[None, :, None] * z + beta[None, :, None])))
         np.testing.assert_allclose(got[:, p], want, rtol=1e-5, atol=1e-6)
-    # the published StateNet (GRU of 70 units, 119 neurons): deepSTRF's parameter count less
-    # its output softplus (2 per neuron; strflow's readouts are linear)
+    # the published StateNet (GRU of 70 units, 119 neurons): deepSTRF's parameter count with
+    # its per-neuron output softplus (2 per neuron), less without it
+    model = zoo.build("statenet", 34, 119, DT, dict(encoder="spectral", channels=7, kernel=7, stride=3, hidden=70,
+                                                    output="softplus"))
+    assert zoo.n_params(model) == 39_081
     model = zoo.build("statenet", 34, 119, DT, dict(encoder="spectral", channels=7, kernel=7, stride=3, hidden=70))
     assert zoo.n_params(model) == 39_081 - 2 * 119
     # hidden 0: deepSTRF's rule (GRU width = channels x positions), here on strflow's 32 NS1 bands
@@ -330,3 +335,77 @@ def test_only_per_neuron_architectures_keep_each_neurons_best_epoch():
     assert not zoo.build("nrf", 8, 20, DT, {"n_hidden": 20}).per_neuron
     assert not zoo.build("dnet", 8, 20, DT, {"n_hidden": 20}).per_neuron
     assert not zoo.build("linear", 8, 8, DT, {"adaptrans": True}).per_neuron
+
+
+@pytest.mark.parametrize("batch,steps,n_in,n_hid", [(1, 60, 5, 4), (3, 17, 6, 7), (2, 1, 3, 2)])
+def test_fast_gru_matches_torch_gru_values_and_gradients(batch, steps, n_in, n_hid):
+    """strflow.nn.gru (gates recomputed over the sequence, sequential part of the backward
+    pass by hand) against nn.GRU under autograd, float64: outputs and every gradient."""
+    from torch import nn
+
+    from strflow.nn.gru import gru
+
+    torch.manual_seed(batch * 100 + steps)
+    m = nn.GRU(n_in, n_hid, batch_first=True).double()
+    with torch.no_grad():
+        for p in m.parameters():
+            p.mul_(3.0)  # saturating gates too, not only the near-linear start
+    x = torch.randn(batch, steps, n_in, dtype=torch.float64, requires_grad=True)
+    weight = torch.randn(batch, steps, n_hid, dtype=torch.float64)  # a loss that weighs every output differently
+    ref_out = m(x)[0]
+    ref = torch.autograd.grad((ref_out * weight).sum(), [x, *m.parameters()])
+    out = gru(m, x)
+    got = torch.autograd.grad((out * weight).sum(), [x, *m.parameters()])
+    np.testing.assert_allclose(out.detach().numpy(), ref_out.detach().numpy(), rtol=0, atol=1e-12)
+    for name, a, b in zip(["x", *(n for n, _ in m.named_parameters())], got, ref):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-9, atol=1e-11, err_msg=name)
+    with torch.no_grad():  # inference: nn.GRU itself
+        np.testing.assert_array_equal(gru(m, x).numpy(), m(x)[0].numpy())
+    with pytest.raises(ValueError, match="one-layer"):
+        gru(nn.GRU(n_in, n_hid, num_layers=2, batch_first=True).double(), x)
+
+
+@pytest.mark.parametrize("steps,taps", [(300, 120), (7, 3), (5, 9), (40, 1)])
+def test_exp_filter_by_fft_equals_the_direct_causal_convolution(steps, taps):
+    """AdapTrans/DNet's long causal kernels go through an FFT: equal to a loop over lags."""
+    from strflow.nn.zoo import causal_exp_filter
+
+    rng = np.random.default_rng(steps)
+    x = rng.standard_normal((2, 3, steps))
+    k = rng.standard_normal((3, 1, taps))  # conv1d order: the last tap weighs lag 0
+    want = np.zeros_like(x)
+    for lag in range(min(taps, steps)):
+        want[..., lag:] += k[None, :, 0, taps - 1 - lag, None] * x[..., : steps - lag]
+    got = causal_exp_filter(torch.from_numpy(x), torch.from_numpy(k)).numpy()
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-10)
+
+
+def test_output_softplus_is_deepstrfs_parametric_softplus_per_neuron():
+    """``output: softplus``: softplus(beta_n u) / beta_n + b_n with beta_n, b_n the softplus
+    of their raw parameters, on the linear readout, computed here with numpy."""
+    torch.manual_seed(3)
+    lin = zoo.build("linear", 4, 3, DT, dict(max_lag_ms=10))
+    sp = zoo.build("linear", 4, 3, DT, dict(max_lag_ms=10, output="softplus"))
+    sp.core.load_state_dict(lin.core.state_dict())
+    with torch.no_grad():
+        lin.core.weight.normal_()
+        sp.core.weight.copy_(lin.core.weight)
+        sp.out.beta_raw.copy_(torch.tensor([-1.0, 0.5, 5.5]))
+        sp.out.b_raw.copy_(torch.tensor([-4.0, 0.0, 2.0]))
+    x = torch.randn(2, 4, 30)
+    with torch.no_grad():
+        u, y = lin(x).numpy().astype(float), sp(x).numpy().astype(float)
+
+    def softplus(v):
+        return np.log1p(np.exp(v))
+
+    beta, b = softplus(np.array([-1.0, 0.5, 5.5])), softplus(np.array([-4.0, 0.0, 2.0]))
+    want = softplus(beta[None, :, None] * u) / beta[None, :, None] + b[None, :, None]
+    np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-6)
+    assert (y > 0).all()
+    assert sp.per_neuron  # two numbers per neuron: the trainer may keep each neuron's best epoch
+    assert set(sp.state_dict()) - set(lin.state_dict()) == {"out.beta_raw", "out.b_raw"}
+    with pytest.raises(ValueError, match="'ln'.*own sigmoid"):
+        zoo.build("ln", 4, 3, DT, dict(output="softplus"))
+    with pytest.raises(ValueError, match="output must be one of"):
+        zoo.build("nrf", 4, 3, DT, dict(output="relu"))

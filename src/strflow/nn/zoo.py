@@ -34,6 +34,11 @@ earlier predictions.
   features of each bin (``hidden: 0``: a GRU of that many units, deepSTRF's rule).  deepSTRF's ``stride=3`` is this frequency stride: the front
   end looks at one bin at a time, so the model is causal at the full bin rate with
   any stride (the GRU alone carries time).
+* ``output: softplus`` (any model but ``ln``): a per-neuron parametric softplus on the
+  readout, ``softplus(beta_n u) / beta_n + b_n`` with ``beta_n > 0`` and ``b_n >= 0``
+  (deepSTRF's default output of its population models: non-negative, unbounded above, as a
+  firing rate is).  It starts sharp (``beta`` ~5.5, close to a ReLU) with ``b`` ~0.02, so
+  that the initial output is near the small mean rate of a 5 ms bin, not ``log(2)``.
 * ``adaptrans`` (any model, ``adaptrans: true``): a front end with two parameters per
   band, ``x'_f = x_f - w_f * EMA_{tau_f}(x_f)`` (a causal exponential moving average,
   ``tau_f`` learnable in ``adapt_tau_ms``), deepSTRF's AdapTrans idea (adaptation to
@@ -48,6 +53,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from strflow.nn.gru import gru
 from strflow.nn.spec import ADAPT_DEFAULTS, ARCHITECTURES, DEFAULTS, resolve  # noqa: F401
 
 from strflow.timegrid import n_lags  # noqa: E402  (lags 0..max_lag_ms, shared with the ridge fits)
@@ -56,6 +62,19 @@ from strflow.timegrid import n_lags  # noqa: E402  (lags 0..max_lag_ms, shared w
 def causal_conv1d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None, groups: int = 1) -> torch.Tensor:
     """Conv1d with ``kernel - 1`` zeros on the left: output bin t sees inputs ``t-k+1 .. t``."""
     return F.conv1d(F.pad(x, (weight.shape[-1] - 1, 0)), weight, bias, groups=groups)
+
+
+def causal_exp_filter(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """``causal_conv1d(x, kernel, groups=C)`` for long per-channel kernels ``(C, 1, L)``,
+    computed by FFT: ``x`` and the kernel are zero-padded to a length ``>= T + L - 1``, so
+    the product of their transforms is the linear (not circular) convolution, and its first
+    ``T`` bins are the causal output.  A depthwise ``conv1d`` with the 100-500 taps of the
+    AdapTrans and DNet kernels costs ~20x more on a CPU (forward + backward)."""
+    t, length = x.shape[-1], kernel.shape[-1]
+    n = 1 << (t + length - 2).bit_length()  # a power of two >= t + length - 1
+    taps = kernel[:, 0].flip(-1)  # lag order: taps[:, l] weighs x[t - l]
+    out = torch.fft.irfft(torch.fft.rfft(x, n) * torch.fft.rfft(taps, n), n)
+    return out[..., :t]
 
 
 def _bounded(raw: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
@@ -83,7 +102,23 @@ class AdapTrans(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         k = exp_kernel(_bounded(self.tau_raw, self.lo, self.hi), self.length)
-        return x - self.w[None, :, None] * causal_conv1d(x, k, groups=x.shape[1])
+        return x - self.w[None, :, None] * causal_exp_filter(x, k)
+
+
+class ParametricSoftplus(nn.Module):
+    """Per-neuron ``softplus(beta_n u) / beta_n + b_n`` on ``(B, N, T)``; ``beta_n =
+    softplus(beta_raw_n)``, ``b_n = softplus(b_raw_n)`` (both positive)."""
+
+    per_neuron = True
+
+    def __init__(self, n_neurons: int) -> None:
+        super().__init__()
+        self.beta_raw = nn.Parameter(torch.full((n_neurons,), 5.5))
+        self.b_raw = nn.Parameter(torch.full((n_neurons,), -4.0))
+
+    def forward(self, u: torch.Tensor) -> torch.Tensor:
+        beta = F.softplus(self.beta_raw)[None, :, None]
+        return F.softplus(beta * u) / beta + F.softplus(self.b_raw)[None, :, None]
 
 
 LN_LR_SCALE = 10.0  # learning-rate multiplier of the LN sigmoid's parameters
@@ -153,7 +188,7 @@ class DNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         u = causal_conv1d(x, self.hidden.weight, self.hidden.bias)
         k = exp_kernel(_bounded(self.tau_raw, self.lo, self.hi), self.length)
-        h = torch.sigmoid(causal_conv1d(u, k, groups=u.shape[1]))
+        h = torch.sigmoid(causal_exp_filter(u, k))
         return self.readout(h)
 
 
@@ -232,20 +267,24 @@ class StateNet(nn.Module):
             z = F.elu(causal_conv1d(x, self.conv.weight, self.conv.bias))
         else:
             z = self.spectral(x)
-        h, _ = self.gru(z.transpose(1, 2))
+        h = gru(self.gru, z.transpose(1, 2))  # nn.GRU's outputs; on a CPU with a ~6x cheaper backward pass
         return self.readout(h).transpose(1, 2)
 
 
 class Model(nn.Module):
     """An architecture with its optional AdapTrans front end."""
 
-    def __init__(self, front: nn.Module | None, core: nn.Module) -> None:
+    def __init__(self, front: nn.Module | None, core: nn.Module, out: nn.Module | None = None) -> None:
         super().__init__()
         self.front = front
         self.core = core
+        if out is not None:  # (absent, not None, otherwise: the state_dict keys of models without one stay as they were)
+            self.out = out
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.core(self.front(x) if self.front is not None else x)
+        y = self.core(self.front(x) if self.front is not None else x)
+        out = getattr(self, "out", None)
+        return y if out is None else out(y)
 
     @property
     def per_neuron(self) -> bool:
@@ -269,7 +308,7 @@ def build(arch: str, n_bands: int, n_neurons: int, dt_ms: float, options: dict |
         core = StateNet(n_bands, n_neurons, int(o["channels"]), int(o["kernel"]), int(o["hidden"]), int(o["stride"]),
                         str(o["encoder"]))
     front = AdapTrans(n_bands, dt_ms, o["adapt_tau_ms"]) if o["adaptrans"] else None
-    return Model(front, core)
+    return Model(front, core, ParametricSoftplus(n_neurons) if o["output"] == "softplus" else None)
 
 
 def n_params(model: nn.Module) -> int:
