@@ -16,7 +16,12 @@ DEFAULTS = {
     # per-bin locally connected layer over frequency (kernel and stride in bands)
     "statenet": dict(channels=7, kernel=7, hidden=64, stride=1, encoder="temporal"),
 }
-ADAPT_DEFAULTS = dict(adaptrans=False, adapt_tau_ms=[10.0, 500.0])
+# Options every architecture takes: the AdapTrans front end, and the output stage
+# (``linear``: the core's readout as it is; ``softplus``: a per-neuron parametric softplus
+# on it, deepSTRF's default output of its population models; not for ``ln``, whose output
+# is its own sigmoid).
+ADAPT_DEFAULTS = dict(adaptrans=False, adapt_tau_ms=[10.0, 500.0], output="linear")
+OUTPUTS = ("linear", "softplus")
 
 # Training settings an architecture gets unless the config (models.train or the zoo entry's
 # train:) sets them.  l2: the ridge-like penalty on the weight tensors (strflow.nn.trainer):
@@ -40,4 +45,9 @@ def resolve(arch: str, options: dict | None) -> dict:
     unknown = sorted(set(opts) - set(known))
     if unknown:
         raise ValueError(f"model {arch!r}: unknown option(s) {unknown}; known: {sorted(known)}")
-    return {**known, **opts}
+    out = {**known, **opts}
+    if out["output"] not in OUTPUTS:
+        raise ValueError(f"model {arch!r}: output must be one of {list(OUTPUTS)}, got {out['output']!r}")
+    if arch == "ln" and out["output"] != "linear":
+        raise ValueError("model 'ln': its output is its own sigmoid; output must be 'linear'")
+    return out
