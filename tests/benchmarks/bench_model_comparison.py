@@ -121,6 +121,12 @@ def main() -> None:
             print(f"  {rel.parts[1]:10s} {rel.parts[2]:20s} {rel.stem:6s} {s:7.1f} s; {len(epochs):3d} epochs, "
                   f"{per:.2f} s/epoch")
     print(f"\ncold start to model_comparison.pdf: {wall:.1f} s wall; no-change rerun {rerun:.1f} s")
+    import pandas as pd
+
+    table = pd.read_parquet(args.workdir / "results" / "ns1" / "figures" / "model_comparison.parquet")
+    print("\ntest CCnorm (mean over seeds, then neurons) from model_comparison.parquet:")
+    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_rows", 100):
+        print(table.round(3).to_string(index=False))
 
 
 if __name__ == "__main__":

@@ -201,3 +201,28 @@ def test_model_comparison_figure_is_deterministic(run):
     # only the figure reran: nothing upstream is retrained (the job parameters print the same)
     assert job_counts(out.stdout + out.stderr) == {"model_comparison": 1, "total": 1}
     assert {n: (fig / n).read_bytes() for n in names} == before
+
+
+def test_comparison_predictions_page_shows_the_trained_models_on_their_own_test_clip(run):
+    """The protocol's test stimuli (50-59) are not the ridge fits' split: the page shows a
+    clip the trained model was tested on, and ridge curves only on a ridge test clip."""
+    from strflow.dataset import NeuralDataset
+    from strflow.reports.model_comparison import page_predictions
+    from strflow.reports.strf_report import pick_examples
+    from strflow.store.fits import read_fits
+
+    res = run / "results" / "twosub"
+    ridge_split = read_fits(res / "strf" / "fits.h5").split
+    stims = pq.read_table(res / "tables" / "stims.parquet").column("stim_id").to_pylist()
+    assert {ridge_split[s] for s in stims[50:60]} != {"test"}  # the splits differ
+    picks, _ = pick_examples(pq.read_table(res / "strf" / "metrics.parquet").to_pylist())
+    neurons = pq.read_table(res / "tables" / "neurons.parquet").to_pandas()
+    in_protocol = set(neurons[neurons.electrode <= 16].cell_id)
+    picks = [p for p in picks if p[1] in in_protocol] or [("any", sorted(in_protocol)[0])]
+    fig = page_predictions(NeuralDataset(res), res / "strf" / "fits.h5", picks,
+                           {"tiny (trained)": res / "models" / "fixed" / "tiny" / "seed0" / "predictions.h5"}, "twosub")
+    for ax, (_, cell) in zip(fig.axes, picks):
+        labels = [line.get_label() for line in ax.get_lines()]
+        sid = ax.get_title().split("test stimulus ")[1].split(" ")[0]
+        assert "tiny (trained)" in labels and sid in stims[50:60], (cell, labels, ax.get_title())
+        assert ("ridge linear" in labels) == (ridge_split[sid] == "test")

@@ -229,7 +229,7 @@ def page_vs_ln(pn: pd.DataFrame, models: list, protocols: list, ds_name: str):
 
 
 def page_noise_ratio(neuron_sets: dict, all_neurons: pd.DataFrame, criterion: str, ds_name: str, ns1: bool = False):
-    """``neuron_sets``: protocol -> cell ids; ``all_neurons``: the widest neurons table."""
+    """``neuron_sets``: protocol -> cell ids; ``all_neurons``: every neuron read (one row each)."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=PAGE)
     if "noise_ratio" not in all_neurons.columns:
@@ -258,30 +258,22 @@ def page_noise_ratio(neuron_sets: dict, all_neurons: pd.DataFrame, criterion: st
     return fig
 
 
-def page_strfs(fits_path, picks, ridge_rows: pd.DataFrame, ds_name: str):
-    plt = _plt()
-    fig, axes = plt.subplots(1, max(len(picks), 1), figsize=PAGE, squeeze=False)
+def page_strfs(fits_path, picks, ridge_rows: pd.DataFrame, reliable: bool, ds_name: str):
+    """The STRF report's page (:func:`strflow.reports.strf_report.page_strfs`) for these picks."""
+    from strflow.reports import strf_report
+
     fits = read_fits(fits_path)
-    ids, freqs, dt, n_lags = fits.cell_ids, fits.freqs_hz, fits.dt_ms, fits.n_lags
-    for ax, (role, cell) in zip(axes[0], picks):
-        w = fits.models["linear"]["weights"][ids.index(cell)]
-        lim = float(np.abs(w).max()) or 1.0
-        im = ax.imshow(w, origin="lower", aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim,
-                       interpolation="nearest", extent=[-dt / 2, (n_lags - 0.5) * dt, -0.5, len(freqs) - 0.5])
-        idx = np.linspace(0, len(freqs) - 1, 6).round().astype(int)
-        ax.set_yticks(idx, [f"{freqs[i] / 1000:.1f}" for i in idx])
-        ax.set_ylabel("band centre (kHz)")
-        ax.set_xlabel("lag (ms)")
-        cc = ridge_rows[(ridge_rows.model == "linear") & (ridge_rows.cell_id == cell)].ccnorm
-        ax.set_title(f"{role} neuron {cell}\nridge linear CCnorm {float(cc.iloc[0]):.2f}", fontsize=9)
-        fig.colorbar(im, ax=ax, label="weight (per bin, per s.d. of the band)", fraction=0.05)
+    fig = strf_report.page_strfs(fits, picks, fits.cell_ids, ridge_rows.to_dict("records"), reliable)
     fig.suptitle(f"{ds_name}: linear STRFs (ridge fit, results/{ds_name}/strf) of the best and the median neuron")
-    fig.tight_layout()
     return fig
 
 
 def page_predictions(ds, fits_path, picks, preds: dict, ds_name: str):
-    """``preds``: label -> (predictions.h5 path) of models fitted on ``ds``'s neurons."""
+    """``preds``: label -> (predictions.h5 path) of models fitted on ``ds``'s neurons.
+
+    The clip shown is a test stimulus of the trained models (their predictions are stored
+    for their own test clips only), preferably one the ridge fits also held out; the ridge
+    curves are drawn only on a clip that was a test clip of theirs."""
     from strflow.nn.api import RidgeModel
 
     plt = _plt()
@@ -293,23 +285,29 @@ def page_predictions(ds, fits_path, picks, preds: dict, ds_name: str):
     colors = plt.get_cmap("tab10")
     for ax, (role, cell) in zip(axes[:, 0], picks):
         n = cell_ids.index(cell)
-        test = [s for s, m in enumerate(ds.stim_meta) if split.get(m["stim_id"]) == "test" and bool(ds.nrn_masks[s, n])]
-        if not test:
+        heard = [s for s in range(len(ds.stim_meta)) if bool(ds.nrn_masks[s, n])]
+        ridge_test = [s for s in heard if split.get(ds.stim_meta[s]["stim_id"]) == "test"]
+        trained = [s for s in heard if any(p.of(cell, ds.stim_meta[s]["stim_id"]) is not None for p in stored.values())]
+        both = [s for s in trained if s in ridge_test]
+        choice = both or trained or ridge_test
+        if not choice:
             ax.axis("off")
             continue
-        s = test[0]
+        s = choice[0]
         sid = ds.stim_meta[s]["stim_id"]
         psth = ds.responses[s][n].numpy().mean(axis=0)
         t = ds.bin_centres_s(psth.size)
         ax.plot(t, psth, color="k", lw=1.0, label="measured (smoothed trial mean)")
         spec = ds.stims[s][0].numpy()
-        for k, (m, model) in enumerate(ridge.items()):
-            ax.plot(t, model.predict(spec)[model.cell_ids.index(cell)], lw=0.8, color=colors(k), label=f"ridge {m}")
+        if s in ridge_test:
+            for k, (m, model) in enumerate(ridge.items()):
+                ax.plot(t, model.predict(spec)[model.cell_ids.index(cell)], lw=0.8, color=colors(k), label=f"ridge {m}")
         for k, (label, p) in enumerate(stored.items()):
             y = p.of(cell, sid)
             if y is not None:
                 ax.plot(t, y, lw=0.8, color=colors(k + 2), label=label)
-        ax.set_title(f"{role} neuron {cell}, test stimulus {sid}", fontsize=9)
+        note = "" if s in ridge_test else " (a training clip of the ridge fits: their curves not drawn)"
+        ax.set_title(f"{role} neuron {cell}, test stimulus {sid}{note}", fontsize=9)
         ax.set_xlabel("time (s)")
         ax.set_ylabel("spikes per bin")
         ax.legend(fontsize=7, ncol=3)
@@ -341,9 +339,10 @@ def write_figure(ds_name: str, settings: dict, protocols: dict, metrics_paths: l
               for p in settings["protocols"]}
     write_table(table, record, out_table)
     tables = [pq.read_table(p).to_pandas() for p in neurons_tables]
-    widest = max(tables, key=len)
+    # every neuron any protocol read, once (protocols may read different datasets)
+    all_neurons = pd.concat(tables, ignore_index=True).drop_duplicates("cell_id", keep="first")
     ridge_rows = pq.read_table(ridge_metrics).to_pandas()
-    picks, _ = pick_examples(ridge_rows.to_dict("records"))  # the STRF report's choice (reliable ceilings)
+    picks, reliable = pick_examples(ridge_rows.to_dict("records"))  # the STRF report's choice (reliable ceilings)
     pn = per_neuron(metrics)
     ds = NeuralDataset(dataset_dir)
     first = table[table.protocol == settings["protocols"][0]].sort_values(["ccnorm_mean", "model"], ascending=False)
@@ -351,9 +350,9 @@ def write_figure(ds_name: str, settings: dict, protocols: dict, metrics_paths: l
     figs = [
         page_ccnorm(table, settings["models"], settings["protocols"], ds_name, PUBLISHED if fmt == "ns1" else []),
         page_vs_ln(pn, settings["models"], settings["protocols"], ds_name),
-        page_noise_ratio({p: record[p]["neuron_set"] for p in settings["protocols"]}, widest, criterion, ds_name,
+        page_noise_ratio({p: record[p]["neuron_set"] for p in settings["protocols"]}, all_neurons, criterion, ds_name,
                          ns1=fmt == "ns1"),
-        page_strfs(ridge_fits, picks, ridge_rows, ds_name),
+        page_strfs(ridge_fits, picks, ridge_rows, reliable, ds_name),
         page_predictions(ds, ridge_fits, picks, {f"{m} (trained)": predictions[m] for m in best if m in predictions},
                          ds_name),
     ]
