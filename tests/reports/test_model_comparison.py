@@ -14,7 +14,7 @@ import pytest
 
 from strflow.reports.model_comparison import comparison_table, resolve_settings, training_seconds, write_table
 from strflow.nn.protocols import protocol_roles, resolve_protocols
-from strflow.nn.steps import model_settings
+from strflow.nn.steps import model_settings, training_settings
 
 NAN = math.nan
 
@@ -127,8 +127,18 @@ def test_shipped_config_protocols_and_figure(tmp_path):
     assert sorted(rahman["split"]["train"] + rahman["split"]["test"]) == list(range(20)) and "val" not in rahman["split"]
     assert statenet["dataset"] == "ns1_all" and not cfg["datasets"]["ns1_all"].get("neuron_filter")
     assert statenet["split"] == {"train": list(range(14)), "val": [14, 15, 16], "test": [17, 18, 19]}
-    assert statenet["train"] == {"epochs": 80, "patience": 15, "lr": 0.001, "weight_decay": 0.0, "batch_clips": 1,
-                                 "refit": False, "val_score": "ccnorm"}  # the reference: no refit, patience on CCnorm
+    # the statenet model under the statenet protocol trains as the reference did: its own loop (one clip per
+    # step, AdamW lr 1e-3, 80 epochs, patience 15), patience on validation CCnorm, no refit
+    sn = training_settings(m["zoo"]["statenet"], m, statenet)
+    assert {k: sn[k] for k in ("epochs", "patience", "lr", "weight_decay", "batch_clips", "refit", "val_score")} == {
+        "epochs": 80, "patience": 15, "lr": 0.001, "weight_decay": 0.0, "batch_clips": 1, "refit": False,
+        "val_score": "ccnorm"}
+    assert m["zoo"]["statenet"]["options"]["output"] == "softplus"  # deepSTRF's output softplus
+    # under rahman the hidden-layer models keep that loop and refit on training + validation clips;
+    # linear and ln keep the full-batch loop of models.train
+    assert training_settings(m["zoo"]["nrf_adaptrans"], m, rahman)["batch_clips"] == 1
+    assert training_settings(m["zoo"]["nrf"], m, rahman)["refit"] is True
+    assert training_settings(m["zoo"]["linear"], m, statenet)["batch_clips"] == 0
     fig = resolve_settings("ns1", cfg["datasets"]["ns1"]["figures"]["model_comparison"], m)
     assert fig["protocols"] == ["rahman", "statenet"] and fig["seeds"] == 3
     # every zoo architecture, with and without the AdapTrans front end

@@ -95,8 +95,7 @@ def model_fit(dataset_dir, fmt: str, strf: dict, models: dict, model: str, seed:
              dataset_dir, data.n_neurons, len(data.index("train")), len(data.index("val")), len(data.index("test")),
              models.get("device", "auto"), threads)
     stop = os.environ.get("STRFLOW_STOP_AFTER_EPOCHS")
-    settings = dict(spec.get("train", models.get("train")) or {}, **(protocol or {}).get("train", {}),
-                    seed=int(seed), device=models.get("device", "auto"))
+    settings = dict(training_settings(spec, models, protocol), seed=int(seed), device=models.get("device", "auto"))
     ckpt = Path(checkpoint)
     ckpt.parent.mkdir(parents=True, exist_ok=True)
     em = fit_data(data, model, arch=spec["arch"], options=spec["options"], settings=settings, checkpoint=ckpt,
@@ -115,6 +114,12 @@ def model_fit(dataset_dir, fmt: str, strf: dict, models: dict, model: str, seed:
              model, seed, np.nanmean(cc), np.nanmedian(cc), int(np.isfinite(cc).sum()), em.info["best_epoch"],
              em.info["epochs"], em.info["stopped"])
     ckpt.unlink(missing_ok=True)
+
+
+def training_settings(spec: dict, models: dict, protocol: dict | None = None) -> dict:
+    """The training settings of one model (a resolved zoo entry of :func:`model_settings`):
+    ``models.train``, the zoo entry's own ``train:`` over it, a protocol's ``train:`` over both."""
+    return dict(spec.get("train", models.get("train")) or {}, **(protocol or {}).get("train", {}))
 
 
 def protocol_columns(protocol: dict, data) -> dict:
