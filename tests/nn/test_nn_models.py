@@ -409,3 +409,23 @@ def test_output_softplus_is_deepstrfs_parametric_softplus_per_neuron():
         zoo.build("ln", 4, 3, DT, dict(output="softplus"))
     with pytest.raises(ValueError, match="output must be one of"):
         zoo.build("nrf", 4, 3, DT, dict(output="relu"))
+
+
+def test_statenet_gradients_in_float32_match_torchs_gru(monkeypatch):
+    """The path training takes (float32, StateNet with its spectral encoder and softplus):
+    every parameter's gradient equals the one through nn.GRU's own autograd."""
+    torch.manual_seed(4)
+    model = zoo.build("statenet", 12, 5, DT, dict(encoder="spectral", kernel=4, stride=2, hidden=0, output="softplus"))
+    x, y = torch.randn(2, 12, 150), torch.rand(2, 5, 150)
+
+    def grads():
+        model.zero_grad()
+        ((model(x) - y) ** 2).mean().backward()
+        return {k: p.grad.clone() for k, p in model.named_parameters()}
+
+    fast = grads()
+    monkeypatch.setattr(zoo, "gru", lambda module, inp: module(inp)[0])
+    ref = grads()
+    for k in ref:
+        scale = float(ref[k].abs().max())
+        np.testing.assert_allclose(fast[k].numpy(), ref[k].numpy(), rtol=0, atol=1e-5 * max(scale, 1e-12), err_msg=k)

@@ -133,12 +133,20 @@ def test_shipped_config_protocols_and_figure(tmp_path):
     assert {k: sn[k] for k in ("epochs", "patience", "lr", "weight_decay", "batch_clips", "refit", "val_score")} == {
         "epochs": 80, "patience": 15, "lr": 0.001, "weight_decay": 0.0, "batch_clips": 1, "refit": False,
         "val_score": "ccnorm"}
-    assert m["zoo"]["statenet"]["options"]["output"] == "softplus"  # deepSTRF's output softplus
-    # under rahman the hidden-layer models keep that loop and refit on training + validation clips;
-    # linear and ln keep the full-batch loop of models.train
-    assert training_settings(m["zoo"]["nrf_adaptrans"], m, rahman)["batch_clips"] == 1
-    assert training_settings(m["zoo"]["nrf"], m, rahman)["refit"] is True
-    assert training_settings(m["zoo"]["linear"], m, statenet)["batch_clips"] == 0
+    # every hidden-layer model of the figure: deepSTRF's output softplus and that loop, under both
+    # protocols (under rahman with the refit on training + validation clips); linear and ln: no
+    # softplus and the full-batch loop of models.train
+    fig_models = cfg["datasets"]["ns1"]["figures"]["model_comparison"]["models"]
+    for name in fig_models:
+        spec = m["zoo"][name]
+        hidden = spec["arch"] not in ("linear", "ln")
+        assert spec["options"].get("output", "linear") == ("softplus" if hidden else "linear"), name
+        for prot in (rahman, statenet):
+            t = training_settings(spec, m, prot)
+            assert (t["batch_clips"], t["lr"]) == ((1, 0.001) if hidden else (0, 0.003)), (name, prot["name"])
+            assert t["refit"] is (prot is rahman), (name, prot["name"])
+    # the AdapTrans StateNet is the shipped StateNet with the front end (its options are copied by hand)
+    assert dict(m["zoo"]["statenet_adaptrans"]["options"], adaptrans=False) == m["zoo"]["statenet"]["options"]
     fig = resolve_settings("ns1", cfg["datasets"]["ns1"]["figures"]["model_comparison"], m)
     assert fig["protocols"] == ["rahman", "statenet"] and fig["seeds"] == 3
     # every zoo architecture, with and without the AdapTrans front end

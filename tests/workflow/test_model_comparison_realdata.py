@@ -40,7 +40,8 @@ def run(tmp_path_factory):
                 "source": "local", "path": str(data),
                 # lighter ridge fits (the figure's example STRFs), for CI time
                 "processing": {"strf": {"n_folds": 2, "max_lag_ms": 25}},
-                "models": {"protocols": {"statenet": {"train": {"epochs": 1}}}},
+                # (a protocol's train is over every model's, the NS1 zoo entries' 80 epochs included)
+                "models": {"protocols": {"statenet": {"train": {"epochs": 1}}, "rahman": {"train": {"epochs": 1}}}},
                 "figures": {"model_comparison": {"models": MODELS, "seeds": 1}},
             },
             "ns1_all": {"path": str(data)},
@@ -118,8 +119,15 @@ def test_each_fit_records_its_protocol_neurons_and_split(run):
             if val is not None:
                 assert sorted(s for s, r in roles.items() if r == "val") == val
                 assert sorted(s for s, r in roles.items() if r == "train") == [f"nat{i:02d}" for i in range(1, 15)]
+                # the reference's procedure (patience on validation CCnorm, no refit) over the model's own loop
+                assert cfg["train"]["val_score"] == "ccnorm" and cfg["train"]["refit"] is False
+            if model == "nrf":  # NS1's hidden-layer models: deepSTRF's loop (one clip per step, lr 1e-3)
                 assert cfg["train"]["lr"] == 0.001 and cfg["train"]["batch_clips"] == 1
-            else:  # validation drawn from the training stimuli
+                assert cfg["options"]["output"] == "softplus"
+            else:  # ln: the full-batch loop of models.train
+                assert cfg["train"]["batch_clips"] == 0
+            assert cfg["epochs"] == 1  # the test's protocol override is over the zoo entry's 80 epochs
+            if val is None:  # validation drawn from the training stimuli
                 assert set(roles.values()) == {"train", "val", "test"} and len(roles) == 20
                 assert sorted(s for s, r in roles.items() if r != "test") == sorted(
                     f"nat{i + 1:02d}" for i in range(20) if f"nat{i + 1:02d}" not in RAHMAN_TEST)

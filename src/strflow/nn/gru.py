@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 
 class _GRUFunction(torch.autograd.Function):
@@ -56,6 +57,7 @@ class _GRUFunction(torch.autograd.Function):
         return h
 
     @staticmethod
+    @once_differentiable  # the saved coefficients are constants of this backward pass
     def backward(ctx, grad_h):
         x, h_prev, w_ih, w_hh, a_gh, a_gi, z = ctx.saved_tensors
         b, t_len, hid = grad_h.shape
@@ -82,6 +84,8 @@ def gru(module: nn.GRU, x: torch.Tensor) -> torch.Tensor:
     records, ``module(x)`` otherwise."""
     if not (module.num_layers == 1 and not module.bidirectional and module.batch_first and module.bias):
         raise ValueError("gru: needs a one-layer, unidirectional, batch_first nn.GRU with biases")
+    if x.dim() != 3:
+        raise ValueError(f"gru: input must be (batch, time, features), got shape {tuple(x.shape)}")
     if not torch.is_grad_enabled() or x.device.type != "cpu":
         return module(x)[0]
     return _GRUFunction.apply(x, module.weight_ih_l0, module.weight_hh_l0, module.bias_ih_l0, module.bias_hh_l0,

@@ -20,7 +20,9 @@ DEFAULTS = {
 # (``linear``: the core's readout as it is; ``softplus``: a per-neuron parametric softplus
 # on it, deepSTRF's default output of its population models; not for ``ln``, whose output
 # is its own sigmoid).
-ADAPT_DEFAULTS = dict(adaptrans=False, adapt_tau_ms=[10.0, 500.0], output="linear")
+# ``output`` is left out of the resolved options unless given, so that the job parameters and
+# training fingerprints of models that existed before it (all ``linear``) stay as they were.
+ADAPT_DEFAULTS = dict(adaptrans=False, adapt_tau_ms=[10.0, 500.0])
 OUTPUTS = ("linear", "softplus")
 
 # Training settings an architecture gets unless the config (models.train or the zoo entry's
@@ -42,12 +44,12 @@ def resolve(arch: str, options: dict | None) -> dict:
         raise ValueError(f"unknown architecture {arch!r}; known: {', '.join(ARCHITECTURES)}")
     known = {**DEFAULTS[arch], **ADAPT_DEFAULTS}
     opts = dict(options or {})
-    unknown = sorted(set(opts) - set(known))
+    unknown = sorted(set(opts) - set(known) - {"output"})
     if unknown:
         raise ValueError(f"model {arch!r}: unknown option(s) {unknown}; known: {sorted(known)}")
     out = {**known, **opts}
-    if out["output"] not in OUTPUTS:
+    if out.get("output", "linear") not in OUTPUTS:
         raise ValueError(f"model {arch!r}: output must be one of {list(OUTPUTS)}, got {out['output']!r}")
-    if arch == "ln" and out["output"] != "linear":
+    if arch == "ln" and out.get("output", "linear") != "linear":
         raise ValueError("model 'ln': its output is its own sigmoid; output must be 'linear'")
     return out

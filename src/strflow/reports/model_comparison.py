@@ -264,7 +264,9 @@ def page_strfs(fits_path, picks, ridge_rows: pd.DataFrame, reliable: bool, ds_na
 
     fits = read_fits(fits_path)
     fig = strf_report.page_strfs(fits, picks, fits.cell_ids, ridge_rows.to_dict("records"), reliable)
-    fig.suptitle(f"{ds_name}: linear STRFs (ridge fit, results/{ds_name}/strf) of the best and the median neuron")
+    among = "neurons with a reliable noise ceiling" if reliable else "ALL neurons (none has a reliable noise ceiling)"
+    fig.suptitle(f"{ds_name}: linear STRFs (ridge fit, results/{ds_name}/strf) of the best and the median neuron "
+                 f"by CCnorm, among {among}")
     return fig
 
 
@@ -306,7 +308,7 @@ def page_predictions(ds, fits_path, picks, preds: dict, ds_name: str):
             y = p.of(cell, sid)
             if y is not None:
                 ax.plot(t, y, lw=0.8, color=colors(k + 2), label=label)
-        note = "" if s in ridge_test else " (a training clip of the ridge fits: their curves not drawn)"
+        note = "" if s in ridge_test else " (not a test clip of the ridge fits: their curves not drawn)"
         ax.set_title(f"{role} neuron {cell}, test stimulus {sid}{note}", fontsize=9)
         ax.set_xlabel("time (s)")
         ax.set_ylabel("spikes per bin")
