@@ -12,7 +12,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from strflow.reports.model_comparison import comparison_table, resolve_settings, training_seconds, write_table
+from strflow.reports.model_comparison import (comparison_table, resolve_settings, ridge_rows, training_seconds,
+                                              write_table)
 from strflow.nn.protocols import protocol_roles, resolve_protocols
 from strflow.nn.steps import model_settings, training_settings
 
@@ -149,9 +150,10 @@ def test_shipped_config_protocols_and_figure(tmp_path):
     assert dict(m["zoo"]["statenet_adaptrans"]["options"], adaptrans=False) == m["zoo"]["statenet"]["options"]
     fig = resolve_settings("ns1", cfg["datasets"]["ns1"]["figures"]["model_comparison"], m)
     assert fig["protocols"] == ["rahman", "statenet"] and fig["seeds"] == 3
-    # every zoo architecture, with and without the AdapTrans front end
+    # every zoo architecture; the hidden-layer ones with and without the AdapTrans front end
     archs = {(m["zoo"][k]["arch"], m["zoo"][k]["options"]["adaptrans"]) for k in fig["models"]}
-    assert archs == {(a, f) for a in ("linear", "ln", "nrf", "dnet", "cnn2d", "statenet") for f in (False, True)}
+    assert archs == {("linear", False), ("ln", False)} | {
+        (a, f) for a in ("nrf", "dnet", "cnn2d", "statenet") for f in (False, True)}
     # a protocol error names the dataset and the protocol; unknown figure entries too
     cfg["datasets"]["ns1"]["models"]["protocols"]["statenet"]["split"]["val"] = [13, 14]
     with pytest.raises(ValueError, match=r"dataset 'ns1', protocol 'statenet': stimulus 13 is in split.train and "
@@ -161,3 +163,21 @@ def test_shipped_config_protocols_and_figure(tmp_path):
         resolve_settings("ns1", {"protocols": ["nope"]}, m)
     with pytest.raises(ValueError, match=r"figures.model_comparison.models \['mystery'\]"):
         resolve_settings("ns1", {"models": ["mystery"]}, m)
+
+
+def test_ridge_fits_join_the_protocol_that_is_their_split_and_neurons():
+    ridge = pd.DataFrame(dict(cell_id=["a", "b", "a", "b"], model=["linear", "linear", "ln", "ln"],
+                              ccnorm=[0.5, 0.7, 0.6, 0.8], ccabs=[0.4, 0.6, 0.5, 0.7]))
+    split = {"s1": "train", "s2": "test", "s3": "test"}
+    record = {"other": dict(neuron_set=["a", "b"], stims=dict(test=["s3"])),
+              "same": dict(neuron_set=["a", "b"], stims=dict(test=["s2", "s3"]))}
+    rows, name = ridge_rows(ridge, split, record)
+    assert name == "same"
+    assert rows.model.tolist() == ["ridge_linear", "ridge_linear", "ridge_ln", "ridge_ln"]
+    assert (rows.protocol == "same").all() and (rows.seed == 0).all() and rows.epochs.isna().all()
+    t = comparison_table(rows).set_index("model")
+    assert t.loc["ridge_ln", "ccnorm_mean"] == pytest.approx(0.7) and t.loc["ridge_linear", "cc_mean"] == pytest.approx(0.5)
+    # other neurons (one more cell in the protocol) or other test stimuli: no protocol matches
+    record["same"]["neuron_set"] = ["a", "b", "c"]
+    rows, name = ridge_rows(ridge, split, record)
+    assert name is None and rows.empty

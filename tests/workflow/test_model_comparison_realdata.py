@@ -66,8 +66,15 @@ def test_figure_and_table_outputs(run):
     for page in ("1_ccnorm", "2_vs_ln", "3_noise_ratio", "4_strfs", "5_predictions"):
         assert (fig / f"model_comparison_{page}.png").stat().st_size > 0
     t = pq.read_table(fig / "model_comparison.parquet").to_pandas()
-    assert list(zip(t.protocol, t.model)) == [(p, m) for p in ("rahman", "statenet") for m in MODELS]
+    # the ridge fits join rahman (their split and their 73 units), before the trained models
+    assert list(zip(t.protocol, t.model)) == [("rahman", "ridge_linear"), ("rahman", "ridge_ln")] + [
+        (p, m) for p in ("rahman", "statenet") for m in MODELS]
     assert (t.n_seeds == 1).all()
+    ridge = pq.read_table(run / "ns1" / "strf" / "metrics.parquet").to_pandas()
+    for model in ("linear", "ln"):
+        row = t[t.model == f"ridge_{model}"].iloc[0]
+        assert row.ccnorm_mean == pytest.approx(ridge[ridge.model == model].ccnorm.mean())
+        assert row.n_neurons == 73 and np.isnan(row.train_seconds)
 
 
 def test_table_matches_the_metrics_it_was_built_from(run):

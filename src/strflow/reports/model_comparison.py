@@ -7,7 +7,9 @@ CCnorm (Schoppe et al. 2016's signal-power normalised correlation, on the concat
 clips: :func:`strflow.metrics.ccnorm_across_stimuli`) and CC (the plain correlation with the
 trial-mean smoothed response) are averaged over seeds; mean, median and SEM are then taken
 over the neurons with a finite value.  Training time: seconds of training per seed (sum of
-the epochs' ``seconds`` of ``training_log.csv``), averaged over seeds.
+the epochs' ``seconds`` of ``training_log.csv``), averaged over seeds.  The ridge fits
+(``strf/``: ``ridge_linear``, ``ridge_ln``) get rows under the protocol whose neurons and
+test stimuli are theirs (NS1: ``rahman``), as the converged per-neuron baselines.
 
 The figure (:func:`write_figure`): (1) mean ± SEM CCnorm per model and protocol with the
 published values and their sources; (2) per-neuron CCnorm of every model against LN of
@@ -126,6 +128,27 @@ def read_runs(metrics_paths: list, log_paths: list) -> tuple[pd.DataFrame, dict]
     for t, lg in zip(tables, log_paths):
         seconds[(str(t.protocol.iloc[0]), str(t.model.iloc[0]), int(t.seed.iloc[0]))] = training_seconds(lg)
     return pd.concat(tables, ignore_index=True), seconds
+
+
+RIDGE_MODELS = {"linear": "ridge_linear", "ln": "ridge_ln"}
+
+
+def ridge_rows(ridge: pd.DataFrame, ridge_split: dict, record: dict) -> tuple[pd.DataFrame, str | None]:
+    """The ridge fits (``strf/metrics.parquet``) as metrics rows of the one protocol they
+    match, if any: same neurons and same test stimuli (the ``rahman`` protocol of NS1 is
+    the ridge fits' split on the same 73 units).  Models ``ridge_linear`` and ``ridge_ln``,
+    seed 0; returns the rows and the protocol's name (None and no rows when none matches)."""
+    test = sorted(s for s, r in ridge_split.items() if r == "test")
+    cells = set(ridge.cell_id)
+    for name, rec in record.items():
+        if rec["stims"]["test"] == test and set(rec["neuron_set"]) == cells:
+            rows = ridge[ridge.model.isin(list(RIDGE_MODELS))]
+            out = pd.DataFrame(dict(protocol=name, model=rows.model.map(RIDGE_MODELS),
+                                    arch=rows.model.map(lambda m: f"ridge {m}"), seed=0, cell_id=rows.cell_id,
+                                    ccnorm=rows.ccnorm.astype(float), ccabs=rows.ccabs.astype(float),
+                                    epochs=math.nan))
+            return out.reset_index(drop=True), name
+    return pd.DataFrame(), None
 
 
 def write_table(table: pd.DataFrame, protocols: dict, path) -> None:
@@ -258,12 +281,12 @@ def page_noise_ratio(neuron_sets: dict, all_neurons: pd.DataFrame, criterion: st
     return fig
 
 
-def page_strfs(fits_path, picks, ridge_rows: pd.DataFrame, reliable: bool, ds_name: str):
+def page_strfs(fits_path, picks, ridge_metrics: pd.DataFrame, reliable: bool, ds_name: str):
     """The STRF report's page (:func:`strflow.reports.strf_report.page_strfs`) for these picks."""
     from strflow.reports import strf_report
 
     fits = read_fits(fits_path)
-    fig = strf_report.page_strfs(fits, picks, fits.cell_ids, ridge_rows.to_dict("records"), reliable)
+    fig = strf_report.page_strfs(fits, picks, fits.cell_ids, ridge_metrics.to_dict("records"), reliable)
     among = "neurons with a reliable noise ceiling" if reliable else "ALL neurons (none has a reliable noise ceiling)"
     fig.suptitle(f"{ds_name}: linear STRFs (ridge fit, results/{ds_name}/strf) of the best and the median neuron "
                  f"by CCnorm, among {among}")
@@ -331,30 +354,33 @@ def write_figure(ds_name: str, settings: dict, protocols: dict, metrics_paths: l
     from strflow.reports.figures import save_pages
 
     metrics, seconds = read_runs(metrics_paths, log_paths)
-    table = comparison_table(metrics, seconds)
-    order = {(p, m): i for i, (p, m) in enumerate((p, m) for p in settings["protocols"] for m in settings["models"])}
-    table = table.iloc[np.argsort([order.get((p, m), len(order)) for p, m in zip(table.protocol, table.model)],
-                                  kind="stable")].reset_index(drop=True)
     record = {p: dict(protocols[p], neuron_set=sorted(metrics[metrics.protocol == p].cell_id.unique().tolist()),
                       stims={role: sorted(metrics[metrics.protocol == p][f"{role}_stims"].iloc[0].split(","))
                              for role in ("train", "val", "test")})
               for p in settings["protocols"]}
+    ridge_table = pq.read_table(ridge_metrics).to_pandas()
+    # the ridge fits beside the trained models, under the protocol that is their split and neurons
+    ridge, ridge_protocol = ridge_rows(ridge_table, read_fits(ridge_fits).split, record)
+    shown = ([m for m in RIDGE_MODELS.values()] if ridge_protocol else []) + list(settings["models"])
+    table = comparison_table(pd.concat([metrics, ridge], ignore_index=True) if len(ridge) else metrics, seconds)
+    order = {(p, m): i for i, (p, m) in enumerate((p, m) for p in settings["protocols"] for m in shown)}
+    table = table.iloc[np.argsort([order.get((p, m), len(order)) for p, m in zip(table.protocol, table.model)],
+                                  kind="stable")].reset_index(drop=True)
     write_table(table, record, out_table)
     tables = [pq.read_table(p).to_pandas() for p in neurons_tables]
     # every neuron any protocol read, once (protocols may read different datasets)
     all_neurons = pd.concat(tables, ignore_index=True).drop_duplicates("cell_id", keep="first")
-    ridge_rows = pq.read_table(ridge_metrics).to_pandas()
-    picks, reliable = pick_examples(ridge_rows.to_dict("records"))  # the STRF report's choice (reliable ceilings)
+    picks, reliable = pick_examples(ridge_table.to_dict("records"))  # the STRF report's choice (reliable ceilings)
     pn = per_neuron(metrics)
     ds = NeuralDataset(dataset_dir)
     first = table[table.protocol == settings["protocols"][0]].sort_values(["ccnorm_mean", "model"], ascending=False)
     best = first.model.tolist()[:3]  # the three best models of the first protocol on the prediction page
     figs = [
-        page_ccnorm(table, settings["models"], settings["protocols"], ds_name, PUBLISHED if fmt == "ns1" else []),
+        page_ccnorm(table, shown, settings["protocols"], ds_name, PUBLISHED if fmt == "ns1" else []),
         page_vs_ln(pn, settings["models"], settings["protocols"], ds_name),
         page_noise_ratio({p: record[p]["neuron_set"] for p in settings["protocols"]}, all_neurons, criterion, ds_name,
                          ns1=fmt == "ns1"),
-        page_strfs(ridge_fits, picks, ridge_rows, reliable, ds_name),
+        page_strfs(ridge_fits, picks, ridge_table, reliable, ds_name),
         page_predictions(ds, ridge_fits, picks, {f"{m} (trained)": predictions[m] for m in best if m in predictions},
                          ds_name),
     ]
