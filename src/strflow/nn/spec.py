@@ -46,7 +46,7 @@ def resolve(arch: str, options: dict | None) -> dict:
     opts = dict(options or {})
     unknown = sorted(set(opts) - set(known) - {"output"})
     if unknown:
-        raise ValueError(f"model {arch!r}: unknown option(s) {unknown}; known: {sorted(known)}")
+        raise ValueError(f"model {arch!r}: unknown option(s) {unknown}; known: {sorted({*known, 'output'})}")
     out = {**known, **opts}
     if out.get("output", "linear") not in OUTPUTS:
         raise ValueError(f"model {arch!r}: output must be one of {list(OUTPUTS)}, got {out['output']!r}")

@@ -281,11 +281,11 @@ def page_noise_ratio(neuron_sets: dict, all_neurons: pd.DataFrame, criterion: st
     return fig
 
 
-def page_strfs(fits_path, picks, ridge_metrics: pd.DataFrame, reliable: bool, ds_name: str):
-    """The STRF report's page (:func:`strflow.reports.strf_report.page_strfs`) for these picks."""
+def page_strfs(fits, picks, ridge_metrics: pd.DataFrame, reliable: bool, ds_name: str):
+    """The STRF report's page (:func:`strflow.reports.strf_report.page_strfs`) for these
+    picks; ``fits``: the ridge fits (:func:`strflow.store.fits.read_fits`)."""
     from strflow.reports import strf_report
 
-    fits = read_fits(fits_path)
     fig = strf_report.page_strfs(fits, picks, fits.cell_ids, ridge_metrics.to_dict("records"), reliable)
     among = "neurons with a reliable noise ceiling" if reliable else "ALL neurons (none has a reliable noise ceiling)"
     fig.suptitle(f"{ds_name}: linear STRFs (ridge fit, results/{ds_name}/strf) of the best and the median neuron "
@@ -293,7 +293,7 @@ def page_strfs(fits_path, picks, ridge_metrics: pd.DataFrame, reliable: bool, ds
     return fig
 
 
-def page_predictions(ds, fits_path, picks, preds: dict, ds_name: str):
+def page_predictions(ds, fits_path, picks, preds: dict, ds_name: str, split: dict | None = None):
     """``preds``: label -> (predictions.h5 path) of models fitted on ``ds``'s neurons.
 
     The clip shown is a test stimulus of the trained models (their predictions are stored
@@ -303,7 +303,7 @@ def page_predictions(ds, fits_path, picks, preds: dict, ds_name: str):
 
     plt = _plt()
     fig, axes = plt.subplots(max(len(picks), 1), 1, figsize=PAGE, squeeze=False)
-    split = read_fits(fits_path).split
+    split = read_fits(fits_path).split if split is None else split
     stored = {label: read_predictions(path) for label, path in preds.items()}
     ridge = {m: RidgeModel(fits_path, m) for m in ("linear", "ln")}
     cell_ids = [m["cell_id"] for m in ds.nrn_meta]
@@ -360,8 +360,9 @@ def write_figure(ds_name: str, settings: dict, protocols: dict, metrics_paths: l
               for p in settings["protocols"]}
     ridge_table = pq.read_table(ridge_metrics).to_pandas()
     # the ridge fits beside the trained models, under the protocol that is their split and neurons
-    ridge, ridge_protocol = ridge_rows(ridge_table, read_fits(ridge_fits).split, record)
-    shown = ([m for m in RIDGE_MODELS.values()] if ridge_protocol else []) + list(settings["models"])
+    fits = read_fits(ridge_fits)
+    ridge, ridge_protocol = ridge_rows(ridge_table, fits.split, record)
+    shown = (list(RIDGE_MODELS.values()) if ridge_protocol else []) + list(settings["models"])
     table = comparison_table(pd.concat([metrics, ridge], ignore_index=True) if len(ridge) else metrics, seconds)
     order = {(p, m): i for i, (p, m) in enumerate((p, m) for p in settings["protocols"] for m in shown)}
     table = table.iloc[np.argsort([order.get((p, m), len(order)) for p, m in zip(table.protocol, table.model)],
@@ -373,16 +374,17 @@ def write_figure(ds_name: str, settings: dict, protocols: dict, metrics_paths: l
     picks, reliable = pick_examples(ridge_table.to_dict("records"))  # the STRF report's choice (reliable ceilings)
     pn = per_neuron(metrics)
     ds = NeuralDataset(dataset_dir)
-    first = table[table.protocol == settings["protocols"][0]].sort_values(["ccnorm_mean", "model"], ascending=False)
-    best = first.model.tolist()[:3]  # the three best models of the first protocol on the prediction page
+    first = table[(table.protocol == settings["protocols"][0]) & ~table.model.isin(list(RIDGE_MODELS.values()))]
+    # the three best trained models of the first protocol on the prediction page (the ridge fits are drawn anyway)
+    best = first.sort_values(["ccnorm_mean", "model"], ascending=False).model.tolist()[:3]
     figs = [
         page_ccnorm(table, shown, settings["protocols"], ds_name, PUBLISHED if fmt == "ns1" else []),
         page_vs_ln(pn, settings["models"], settings["protocols"], ds_name),
         page_noise_ratio({p: record[p]["neuron_set"] for p in settings["protocols"]}, all_neurons, criterion, ds_name,
                          ns1=fmt == "ns1"),
-        page_strfs(ridge_fits, picks, ridge_table, reliable, ds_name),
+        page_strfs(fits, picks, ridge_table, reliable, ds_name),
         page_predictions(ds, ridge_fits, picks, {f"{m} (trained)": predictions[m] for m in best if m in predictions},
-                         ds_name),
+                         ds_name, split=fits.split),
     ]
     save_pages(figs, pdf, pngs)
     return table
